@@ -1,0 +1,199 @@
+package caddyliveness
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+
+	"github.com/caddy-liveness/caddy-liveness/vendors"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("liveness", parseCaddyfile)
+	// After forward_auth: an unauthenticated request never costs a vendor call.
+	httpcaddyfile.RegisterDirectiveOrder("liveness", httpcaddyfile.After, "forward_auth")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var lh Handler
+	err := lh.UnmarshalCaddyfile(h.Dispenser)
+	return &lh, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Unknown or
+// repeated options are errors. Syntax:
+//
+//	liveness [<matcher>] {
+//	    vendor <name> {
+//	        <vendor options>
+//	    }
+//	    source multipart <field...>
+//	    source json <pointer...>
+//	    source form <field...>
+//	    source body
+//	    threshold   <0..1>
+//	    mode        enforce|annotate|shadow
+//	    on_error    deny|allow
+//	    on_no_face  deny|allow
+//	    on_missing  deny|allow
+//	    max_size    <size>
+//	    max_pixels  <n>
+//	    timeout     <duration>
+//	    cache {
+//	        ttl         <duration>
+//	        max_entries <n>
+//	    }
+//	    header_prefix <prefix>
+//	}
+//
+// vendor may be given more than once, for fallback in that order.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	once := func(key string) error {
+		if seen[key] {
+			return d.Errf("duplicate %s", key)
+		}
+		seen[key] = true
+		return nil
+	}
+	for d.NextBlock(0) {
+		opt := d.Val()
+		switch opt {
+		case "vendor":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			name := d.Val()
+			if err := once("vendor " + name); err != nil {
+				return err
+			}
+			unm, err := caddyfile.UnmarshalModule(d, vendors.Namespace+"."+name)
+			if err != nil {
+				return err
+			}
+			h.VendorsRaw = append(h.VendorsRaw, caddyconfig.JSONModuleObject(unm, "name", name, nil))
+			continue
+		case "source":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			typ := d.Val()
+			if err := once("source " + typ); err != nil {
+				return err
+			}
+			src := Source{Type: typ, Fields: d.RemainingArgs()}
+			if err := src.check(); err != nil {
+				return d.Err(err.Error())
+			}
+			h.Sources = append(h.Sources, src)
+			continue
+		}
+		if err := once(opt); err != nil {
+			return err
+		}
+		switch opt {
+		case "cache":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			if err := h.unmarshalCache(d); err != nil {
+				return err
+			}
+			continue
+		}
+		var val string
+		if !d.AllArgs(&val) {
+			return d.ArgErr()
+		}
+		var err error
+		switch opt {
+		case "threshold":
+			var t float64
+			if t, err = strconv.ParseFloat(val, 64); err == nil {
+				err = checkThreshold(t)
+			}
+			h.Threshold = &t
+		case "mode":
+			h.Mode, err = val, oneOf(opt, val, modes...)
+		case "on_error":
+			h.OnError, err = val, oneOf(opt, val, policies...)
+		case "on_no_face":
+			h.OnNoFace, err = val, oneOf(opt, val, policies...)
+		case "on_missing":
+			h.OnMissing, err = val, oneOf(opt, val, policies...)
+		case "max_size":
+			var n uint64
+			n, err = humanize.ParseBytes(val)
+			if err == nil && (n == 0 || n > 1<<40) {
+				return d.Errf("max_size must be above 0, got %s", val)
+			}
+			h.MaxSize = int64(n)
+		case "max_pixels":
+			h.MaxPixels, err = strconv.ParseInt(val, 10, 64)
+			if err == nil && h.MaxPixels <= 0 {
+				return d.Errf("max_pixels must be above 0, got %s", val)
+			}
+		case "timeout":
+			var dur time.Duration
+			dur, err = caddy.ParseDuration(val)
+			if err == nil && dur <= 0 {
+				return d.Errf("timeout must be above 0, got %s", val)
+			}
+			h.Timeout = caddy.Duration(dur)
+		case "header_prefix":
+			h.HeaderPrefix = val
+		default:
+			return d.Errf("unknown liveness option %q", opt)
+		}
+		if err != nil {
+			return d.Errf("%s: %v", opt, err)
+		}
+	}
+	return nil
+}
+
+func (h *Handler) unmarshalCache(d *caddyfile.Dispenser) error {
+	h.Cache = new(CacheConfig)
+	seen := map[string]bool{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		if seen[opt] {
+			return d.Errf("duplicate cache option %q", opt)
+		}
+		seen[opt] = true
+		var val string
+		if !d.AllArgs(&val) {
+			return d.ArgErr()
+		}
+		switch opt {
+		case "ttl":
+			dur, err := caddy.ParseDuration(val)
+			if err != nil || dur <= 0 {
+				return d.Errf("cache ttl must be a positive duration, got %q", val)
+			}
+			h.Cache.TTL = caddy.Duration(dur)
+		case "max_entries":
+			n, err := strconv.Atoi(val)
+			if err != nil || n <= 0 {
+				return d.Errf("cache max_entries must be a positive integer, got %q", val)
+			}
+			h.Cache.MaxEntries = n
+		default:
+			return d.Errf("unknown cache option %q", opt)
+		}
+	}
+	return nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

@@ -1,0 +1,278 @@
+// Package caddyliveness is a Caddy HTTP handler that asks a face liveness
+// vendor about the images in a request, caches the verdict by image hash,
+// and blocks the request or forwards it upstream, body untouched, with
+// verdict headers.
+package caddyliveness
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/textproto"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-liveness/caddy-liveness/vendors"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Defaults.
+const (
+	DefaultMaxSize      = 10 << 20 // 10 MiB
+	DefaultMaxPixels    = 40_000_000
+	DefaultTimeout      = 10 * time.Second
+	DefaultCacheTTL     = 24 * time.Hour
+	DefaultCacheEntries = 100_000
+	DefaultHeaderPrefix = "X-Liveness-"
+)
+
+// pool holds each configuration's cache and in-flight calls, keyed by the
+// parts of the configuration that change what is cached, so that a reload
+// that leaves them alone keeps the cache.
+var pool = caddy.NewUsagePool()
+
+// Handler checks the faces in matched requests with a liveness vendor.
+type Handler struct {
+	// The vendors to ask, in order: the first is primary, the next is
+	// used only when the one before fails with a vendor error (never
+	// because it answered spoof). Each is a module in the namespace
+	// http.handlers.liveness.vendors, named by its "name" key.
+	VendorsRaw []json.RawMessage `json:"vendors,omitempty" caddy:"namespace=http.handlers.liveness.vendors inline_key=name"`
+
+	// Where the images are. Empty: multipart file parts, a raw body that
+	// sniffs as an image, and data:image URIs in JSON or form values.
+	Sources []Source `json:"sources,omitempty"`
+
+	// The liveness score (0..1, higher = live) above which a face is
+	// live. Unset: the vendor's own decision, or its documented default.
+	Threshold *float64 `json:"threshold,omitempty"`
+
+	// "enforce" (default) blocks; "annotate" adds the verdict headers and
+	// never blocks; "shadow" never blocks and adds no headers (logs and
+	// placeholders only).
+	Mode string `json:"mode,omitempty"`
+
+	// What to do when the vendor fails or gives no answer in time: "deny"
+	// (default, 503) or "allow".
+	OnError string `json:"on_error,omitempty"`
+
+	// What to do when the vendor finds no face: "deny" (default, 422) or
+	// "allow".
+	OnNoFace string `json:"on_no_face,omitempty"`
+
+	// What to do when a matched request holds no image: "deny" (default,
+	// 400) or "allow".
+	OnMissing string `json:"on_missing,omitempty"`
+
+	// The largest request body in bytes; a larger one is 413. Default
+	// 10 MiB.
+	MaxSize int64 `json:"max_size,omitempty"`
+
+	// The most pixels (width x height) an image may declare in its
+	// header; more is 413, decided before any decoding. Default 40000000.
+	MaxPixels int64 `json:"max_pixels,omitempty"`
+
+	// The deadline of the whole vendor decision for a request. Default 10s.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+
+	// The verdict cache.
+	Cache *CacheConfig `json:"cache,omitempty"`
+
+	// The prefix of the verdict headers. Default "X-Liveness-".
+	HeaderPrefix string `json:"header_prefix,omitempty"`
+
+	vendors []vendors.Vendor
+	x       extractor
+	state   *state
+	poolKey string
+	logger  *zap.Logger
+}
+
+// CacheConfig sets up the verdict cache.
+type CacheConfig struct {
+	// How long a verdict is kept. Default 24h.
+	TTL caddy.Duration `json:"ttl,omitempty"`
+	// The most verdicts kept; past it the oldest goes. Default 100000.
+	MaxEntries int `json:"max_entries,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.liveness",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision sets defaults, loads the vendors and takes the shared state.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	h.setDefaults()
+	if err := h.validate(); err != nil {
+		return err
+	}
+	h.x = extractor{sources: h.Sources, maxPixels: h.MaxPixels}
+
+	// The key is taken before LoadModule, which clears VendorsRaw.
+	keySrc, err := json.Marshal([]any{h.VendorsRaw, h.Cache})
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(keySrc)
+	key := "liveness:" + hex.EncodeToString(sum[:])
+
+	mods, err := ctx.LoadModule(h, "VendorsRaw")
+	if err != nil {
+		return fmt.Errorf("loading vendors: %w", err)
+	}
+	for _, m := range mods.([]any) {
+		v, ok := m.(vendors.Vendor)
+		if !ok {
+			return fmt.Errorf("module %T is not a liveness vendor", m)
+		}
+		h.vendors = append(h.vendors, v)
+	}
+	if len(h.vendors) == 0 {
+		return fmt.Errorf("liveness: at least one vendor is required")
+	}
+
+	ttl, entries := time.Duration(h.Cache.TTL), h.Cache.MaxEntries
+	st, _, err := pool.LoadOrNew(key, func() (caddy.Destructor, error) {
+		return &state{cache: newVerdictCache(ttl, entries)}, nil
+	})
+	if err != nil {
+		return err
+	}
+	h.state, h.poolKey = st.(*state), key
+	return nil
+}
+
+// setDefaults fills in every option left unset.
+func (h *Handler) setDefaults() {
+	if h.Mode == "" {
+		h.Mode = "enforce"
+	}
+	for _, p := range []*string{&h.OnError, &h.OnNoFace, &h.OnMissing} {
+		if *p == "" {
+			*p = "deny"
+		}
+	}
+	if h.MaxSize == 0 {
+		h.MaxSize = DefaultMaxSize
+	}
+	if h.MaxPixels == 0 {
+		h.MaxPixels = DefaultMaxPixels
+	}
+	if h.Timeout == 0 {
+		h.Timeout = caddy.Duration(DefaultTimeout)
+	}
+	if h.Cache == nil {
+		h.Cache = new(CacheConfig)
+	}
+	if h.Cache.TTL == 0 {
+		h.Cache.TTL = caddy.Duration(DefaultCacheTTL)
+	}
+	if h.Cache.MaxEntries == 0 {
+		h.Cache.MaxEntries = DefaultCacheEntries
+	}
+	if h.HeaderPrefix == "" {
+		h.HeaderPrefix = DefaultHeaderPrefix
+	}
+	h.HeaderPrefix = textproto.CanonicalMIMEHeaderKey(h.HeaderPrefix)
+}
+
+// validate checks the configuration; Provision calls it after defaults.
+func (h *Handler) validate() error {
+	if err := oneOf("mode", h.Mode, modes...); err != nil {
+		return fmt.Errorf("liveness: %w", err)
+	}
+	for _, p := range []struct{ name, val string }{{"on_error", h.OnError}, {"on_no_face", h.OnNoFace}, {"on_missing", h.OnMissing}} {
+		if err := oneOf(p.name, p.val, policies...); err != nil {
+			return fmt.Errorf("liveness: %w", err)
+		}
+	}
+	if h.Threshold != nil {
+		if err := checkThreshold(*h.Threshold); err != nil {
+			return fmt.Errorf("liveness: %w", err)
+		}
+	}
+	if h.MaxSize < 0 || h.MaxPixels < 0 || h.Timeout < 0 || h.Cache.TTL < 0 || h.Cache.MaxEntries < 0 {
+		return fmt.Errorf("liveness: max_size, max_pixels, timeout, cache ttl and max_entries must be positive")
+	}
+	for _, s := range h.Sources {
+		if err := s.check(); err != nil {
+			return fmt.Errorf("liveness: %w", err)
+		}
+	}
+	return nil
+}
+
+var (
+	modes    = []string{"enforce", "annotate", "shadow"}
+	policies = []string{"deny", "allow"}
+)
+
+func oneOf(name, val string, allowed ...string) error {
+	if !slices.Contains(allowed, val) {
+		return fmt.Errorf("%s must be one of %s, got %q", name, strings.Join(allowed, ", "), val)
+	}
+	return nil
+}
+
+func checkThreshold(t float64) error {
+	if !(t >= 0 && t <= 1) {
+		return fmt.Errorf("threshold must be within 0..1, got %v", t)
+	}
+	return nil
+}
+
+// check validates a source: known type, fields where they are needed,
+// well-formed JSON pointers.
+func (s Source) check() error {
+	switch s.Type {
+	case "body":
+		if len(s.Fields) > 0 {
+			return fmt.Errorf("source body takes no fields")
+		}
+		return nil
+	case "multipart", "form", "json":
+		if len(s.Fields) == 0 {
+			return fmt.Errorf("source %s needs at least one field", s.Type)
+		}
+	default:
+		return fmt.Errorf("unknown source %q (multipart, json, form or body)", s.Type)
+	}
+	if s.Type == "json" {
+		for _, p := range s.Fields {
+			if err := validPointer(p); err != nil {
+				return fmt.Errorf("source json %q: %v", p, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Cleanup releases the shared state; the last user destroys it.
+func (h *Handler) Cleanup() error {
+	if h.poolKey == "" {
+		return nil
+	}
+	_, err := pool.Delete(h.poolKey)
+	return err
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

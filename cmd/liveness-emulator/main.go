@@ -1,0 +1,49 @@
+// Command liveness-emulator serves the vendor emulators of package
+// vendortest over HTTP, for demos and for CI that cannot reach the
+// vendors, and writes sample images carrying emulator markers.
+//
+//	liveness-emulator [-listen 127.0.0.1:9780] [-spoofsense-key demo-key] [-echo 127.0.0.1:9781] [-allow-remote]
+//	liveness-emulator sample [-png] [-size N] <marker> > image
+//
+// The SpoofSense key may also come from LIVENESS_EMULATOR_SPOOFSENSE_KEY;
+// the flag wins. -echo "" disables the echo upstream.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+	default:
+		fmt.Fprintln(os.Stderr, "liveness-emulator:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "sample" {
+		return sample(args[1:], stdout, stderr)
+	}
+	cfg, err := parseServeFlags(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	em, err := start(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	return em.wait(ctx)
+}

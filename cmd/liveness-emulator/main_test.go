@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"image"
+	_ "image/jpeg"
+	_ "image/png"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/caddy-liveness/caddy-liveness/vendors/vendortest"
+)
+
+func noEnv(string) string { return "" }
+
+func TestSample(t *testing.T) {
+	tests := []struct {
+		args    []string
+		format  string
+		verdict vendortest.Verdict
+		minSize int
+	}{
+		{[]string{"spoof"}, "jpeg", vendortest.VerdictSpoof, 0},
+		{[]string{"-png", "live"}, "png", vendortest.VerdictLive, 0},
+		{[]string{"no_face", "-png"}, "png", vendortest.VerdictNoFace, 0},
+		{[]string{"liveness-emulator:small_face"}, "jpeg", vendortest.VerdictSmallFace, 0},
+		{[]string{"-size", "200000", "live"}, "jpeg", vendortest.VerdictLive, 200000},
+	}
+	for _, tt := range tests {
+		var out, errOut bytes.Buffer
+		if err := run(context.Background(), append([]string{"sample"}, tt.args...), noEnv, &out, &errOut); err != nil {
+			t.Fatalf("%v: %v", tt.args, err)
+		}
+		if _, f, err := image.Decode(bytes.NewReader(out.Bytes())); err != nil || f != tt.format {
+			t.Errorf("%v: decoded as %q, %v", tt.args, f, err)
+		}
+		if d := vendortest.ParseMarker(out.Bytes()); d.Verdict != tt.verdict {
+			t.Errorf("%v: verdict %q", tt.args, d.Verdict)
+		}
+		if out.Len() < tt.minSize || (tt.minSize > 0 && out.Len() > tt.minSize+3) {
+			t.Errorf("%v: %d bytes", tt.args, out.Len())
+		}
+	}
+}
+
+func TestSampleErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"live", "spoof"},
+		{"live spoof"},
+		{"-png", "-size", "1000", "live"},
+		{"-size", "-1", "live"},
+		{"-size", "999999999999", "live"},
+		{"-bogus", "live"},
+	} {
+		var out, errOut bytes.Buffer
+		if err := run(context.Background(), append([]string{"sample"}, args...), noEnv, &out, &errOut); err == nil {
+			t.Errorf("sample %v: no error", args)
+		}
+		if out.Len() != 0 {
+			t.Errorf("sample %v wrote %d bytes", args, out.Len())
+		}
+	}
+}
+
+func TestServeFlags(t *testing.T) {
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == keyEnv {
+				return v
+			}
+			return ""
+		}
+	}
+	tests := []struct {
+		args    []string
+		getenv  func(string) string
+		wantErr string
+		want    serveConfig
+	}{
+		{nil, noEnv, "", serveConfig{listen: "127.0.0.1:9780", echo: "127.0.0.1:9781", key: "demo-key"}},
+		{nil, env("from-env"), "", serveConfig{listen: "127.0.0.1:9780", echo: "127.0.0.1:9781", key: "from-env"}},
+		{[]string{"-spoofsense-key", "from-flag"}, env("from-env"), "", serveConfig{listen: "127.0.0.1:9780", echo: "127.0.0.1:9781", key: "from-flag"}},
+		{[]string{"-listen", "localhost:1", "-echo", "[::1]:2"}, noEnv, "", serveConfig{listen: "localhost:1", echo: "[::1]:2", key: "demo-key"}},
+		{[]string{"-echo", ""}, noEnv, "", serveConfig{listen: "127.0.0.1:9780", key: "demo-key"}},
+		{[]string{"-listen", "0.0.0.0:9780", "-allow-remote"}, noEnv, "", serveConfig{listen: "0.0.0.0:9780", echo: "127.0.0.1:9781", key: "demo-key"}},
+		{[]string{"-listen", "0.0.0.0:9780"}, noEnv, "-allow-remote", serveConfig{}},
+		{[]string{"-listen", ":9780"}, noEnv, "-allow-remote", serveConfig{}},
+		{[]string{"-echo", "192.168.1.2:80"}, noEnv, "-allow-remote", serveConfig{}},
+		{[]string{"-listen", "example.com:80"}, noEnv, "-allow-remote", serveConfig{}},
+		{[]string{"-listen", "nonsense"}, noEnv, "port", serveConfig{}},
+		{[]string{"-listen", ""}, noEnv, "-listen", serveConfig{}},
+		{[]string{"-spoofsense-key", ""}, noEnv, "empty", serveConfig{}},
+		{[]string{"extra"}, noEnv, "unexpected", serveConfig{}},
+	}
+	for _, tt := range tests {
+		cfg, err := parseServeFlags(tt.args, tt.getenv, io.Discard)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%v: err = %v, want one mentioning %q", tt.args, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || cfg != tt.want {
+			t.Errorf("%v: %+v, %v; want %+v", tt.args, cfg, err, tt.want)
+		}
+	}
+}
+
+// lockedBuffer is written by the servers' logger and read by the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func TestServe(t *testing.T) {
+	var logs lockedBuffer
+	em, err := start(serveConfig{listen: "127.0.0.1:0", echo: "127.0.0.1:0", key: "k-123"}, &logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	waited := make(chan error, 1)
+	go func() { waited <- em.wait(ctx) }()
+
+	img := vendortest.SampleJPEG("live")
+	body := `{"data":"` + base64.StdEncoding.EncodeToString(img) + `"}`
+	req, _ := http.NewRequest(http.MethodPost, "http://"+em.spoofsenseAddr.String()+"/prod/robust?secret=q", strings.NewReader(body))
+	req.Header.Set("x-api-key", "k-123")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(got), `"prob_real": 0.97`) {
+		t.Errorf("spoofsense: %d %s", resp.StatusCode, got)
+	}
+
+	resp, err = http.Post("http://"+em.echoAddr.String()+"/up", "text/plain", strings.NewReader("hi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(got), `"path":"/up"`) {
+		t.Errorf("echo: %d %s", resp.StatusCode, got)
+	}
+
+	cancel()
+	if err := <-waited; err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+	out := logs.String()
+	for _, want := range []string{"spoofsense POST /prod/robust 200 ", "echo POST /up 200 ", "shutting down"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	for _, secret := range []string{"k-123", "secret=q", body[10:50]} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log contains %q:\n%s", secret, out)
+		}
+	}
+}
+
+func TestRunStopsWithContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stderr lockedBuffer
+	if err := run(ctx, []string{"-listen", "127.0.0.1:0", "-echo", ""}, noEnv, io.Discard, &stderr); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "spoofsense emulator on http://127.0.0.1:") {
+		t.Errorf("stderr: %s", stderr.String())
+	}
+}

@@ -1,0 +1,289 @@
+package caddyliveness
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/caddy-liveness/caddy-liveness/vendors"
+)
+
+// ServeHTTP runs the pipeline: strip forged headers, buffer the bounded
+// body, find the media, ask the vendors (through the cache), decide, then
+// deny or restore the body byte for byte and call next.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	start := time.Now()
+	stripHeaders(r.Header, h.HeaderPrefix)
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+
+	body, rest, o := h.readBody(r)
+	if o.input == nil {
+		o = h.check(r, body)
+	}
+	if o.input != nil {
+		o.verdict, o.reason = VerdictError, o.input.reason
+	}
+
+	status, msg := h.denial(o)
+	var herr error
+	if status != 0 && h.Mode == "enforce" {
+		herr = caddyhttp.Error(status, errors.New(msg))
+	}
+	if repl != nil {
+		o.setPlaceholders(repl)
+	}
+	h.log(r, o, status, herr, len(body), time.Since(start))
+	if herr != nil {
+		return herr
+	}
+
+	if h.Mode != "shadow" {
+		o.setHeaders(r.Header, h.HeaderPrefix)
+	}
+	if body != nil || rest != nil {
+		orig := r.Body
+		var rd io.Reader = bytes.NewReader(body)
+		if rest != nil {
+			rd = io.MultiReader(rd, rest)
+		}
+		r.Body = readCloser{rd, orig}
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// readCloser serves the buffered (and any unread) bytes and closes the
+// client's body.
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// readBody buffers the request body up to max_size. When the body is
+// over the limit, it returns what it read and the unread remainder, so a
+// request passed through in annotate or shadow mode keeps every byte.
+func (h *Handler) readBody(r *http.Request) (body []byte, rest io.Reader, o outcome) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil, o
+	}
+	if r.ContentLength > h.MaxSize {
+		o.input = tooLarge("body", "request body of %d bytes is over the limit of %d", r.ContentLength, h.MaxSize)
+		return nil, r.Body, o
+	}
+	var err error
+	if r.ContentLength >= 0 {
+		body = make([]byte, r.ContentLength)
+		var n int
+		n, err = io.ReadFull(r.Body, body)
+		body = body[:n]
+	} else {
+		body, err = io.ReadAll(io.LimitReader(r.Body, h.MaxSize+1))
+		if int64(len(body)) > h.MaxSize {
+			o.input = tooLarge("body", "request body is over the limit of %d bytes", h.MaxSize)
+			return body, r.Body, o
+		}
+	}
+	if err != nil {
+		o.input = badRequest("could not read the request body")
+		return body, r.Body, o
+	}
+	return body, nil, o
+}
+
+// check finds the media in the body and decides about each.
+func (h *Handler) check(r *http.Request, body []byte) outcome {
+	media, err := h.x.extract(r.Header.Get("Content-Type"), body)
+	if err != nil {
+		var ie *inputError
+		if errors.As(err, &ie) {
+			return outcome{input: ie}
+		}
+		return outcome{input: badRequest("%v", err)}
+	}
+	if len(media) == 0 {
+		return outcome{reason: "missing_image"}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(h.Timeout))
+	defer cancel()
+	all := make([]outcome, len(media))
+	for i, m := range media {
+		all[i] = h.checkMedium(ctx, m)
+	}
+	return combine(all)
+}
+
+// checkMedium asks the vendors in order, each through its own cache
+// entries, moving on only when a vendor fails with an error that another
+// vendor may not have.
+func (h *Handler) checkMedium(ctx context.Context, m medium) outcome {
+	var o outcome
+	for _, v := range h.vendors {
+		key := cacheKey(v.Profile(), m.sum)
+		res, hit := h.state.cache.get(key)
+		var err error
+		if !hit {
+			res, err = h.call(ctx, v, key, m)
+		}
+		if err == nil {
+			o = decide(res, h.Threshold)
+			o.cacheHit = hit
+		} else {
+			o = outcome{verdict: VerdictError, reason: errorReason(err), err: err}
+		}
+		o.vendor = v.Name()
+		if err == nil || !fallsBack(err) {
+			break
+		}
+	}
+	o.sums = []string{fmt.Sprintf("%x", m.sum)}
+	return o
+}
+
+// call asks v about m once for all concurrent requests with the same
+// image; each request waits only until its own deadline. The vendor call
+// keeps the deadline but not the cancellation of the request that started
+// it, so one client going away does not fail the others.
+func (h *Handler) call(ctx context.Context, v vendors.Vendor, key string, m medium) (vendors.Result, error) {
+	deadline, _ := ctx.Deadline()
+	ch := h.state.calls.DoChan(key, func() (any, error) {
+		cctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+		defer cancel()
+		res, err := v.Check(cctx, m.Media)
+		if err == nil && res.Class != vendors.ClassInconclusive {
+			h.state.cache.set(key, res)
+		}
+		return res, err
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return vendors.Result{}, r.Err
+		}
+		return r.Val.(vendors.Result), nil
+	case <-ctx.Done():
+		return vendors.Result{}, &vendors.Error{Vendor: v.Name(), Kind: vendors.KindUnavailable, Msg: "no answer before the deadline", Err: ctx.Err()}
+	}
+}
+
+// fallsBack reports whether a vendor error lets the next vendor try:
+// trouble with that vendor, not with the image.
+func fallsBack(err error) bool {
+	switch vendors.KindOf(err) {
+	case vendors.KindUnavailable, vendors.KindRateLimited, vendors.KindAuth, vendors.KindTooLarge, vendors.KindUnsupported:
+		return true
+	}
+	return false
+}
+
+func errorReason(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	return string(vendors.KindOf(err))
+}
+
+// denial returns the status (0: pass) and client message for an outcome
+// under the policies. Messages never reveal a score.
+func (h *Handler) denial(o outcome) (int, string) {
+	if o.input != nil {
+		return o.input.status, o.input.msg
+	}
+	switch o.verdict {
+	case "":
+		if h.OnMissing == "deny" {
+			return http.StatusBadRequest, "no image found in the request"
+		}
+	case VerdictSpoof:
+		return http.StatusForbidden, "liveness check failed"
+	case VerdictNoFace:
+		if h.OnNoFace == "deny" {
+			return http.StatusUnprocessableEntity, "no face found in the image"
+		}
+	case VerdictError:
+		switch vendors.KindOf(o.err) {
+		case vendors.KindTooLarge:
+			return http.StatusRequestEntityTooLarge, "image too large for the liveness check"
+		case vendors.KindInvalidMedia, vendors.KindUnsupported:
+			return http.StatusUnsupportedMediaType, "media not accepted by the liveness check"
+		}
+		if h.OnError == "deny" {
+			return http.StatusServiceUnavailable, "liveness check unavailable, try again later"
+		}
+	case VerdictInconclusive:
+		if h.OnError == "deny" {
+			return http.StatusServiceUnavailable, "liveness check inconclusive, try again later"
+		}
+	}
+	return 0, ""
+}
+
+// log writes the one line per decision. It holds hashes and verdicts,
+// never image bytes or secrets.
+func (h *Handler) log(r *http.Request, o outcome, status int, herr error, size int, took time.Duration) {
+	action := "pass"
+	switch {
+	case herr != nil:
+		action = "deny"
+	case status != 0:
+		action = "would_deny"
+	}
+	level := zapcore.InfoLevel
+	if o.err != nil {
+		level = zapcore.WarnLevel
+	}
+	ce := h.logger.Check(level, "liveness decision")
+	if ce == nil {
+		return
+	}
+	fields := []zap.Field{
+		zap.String("mode", h.Mode),
+		zap.String("action", action),
+		zap.String("verdict", string(o.verdict)),
+		zap.String("vendor", o.vendor),
+		zap.String("cache", o.cacheString()),
+		zap.Duration("duration", took),
+		zap.Int("size", size),
+	}
+	if o.hasScore {
+		fields = append(fields, zap.Float64("score", o.score))
+	}
+	if o.reason != "" {
+		fields = append(fields, zap.String("reason", o.reason))
+	}
+	if o.reference != "" {
+		fields = append(fields, zap.String("reference", o.reference))
+	}
+	if status != 0 {
+		fields = append(fields, zap.Int("status", status))
+	}
+	var he caddyhttp.HandlerError
+	if errors.As(herr, &he) {
+		fields = append(fields, zap.String("error_id", he.ID))
+	}
+	if len(o.sums) > 0 {
+		prefixes := make([]string, len(o.sums))
+		for i, s := range o.sums {
+			prefixes[i] = s[:12]
+		}
+		fields = append(fields, zap.Strings("image_sha256_prefix", prefixes))
+	}
+	if o.input != nil {
+		fields = append(fields, zap.String("error", o.input.msg))
+		if o.input.where != "" {
+			fields = append(fields, zap.String("field", o.input.where))
+		}
+	}
+	if o.err != nil {
+		fields = append(fields, zap.String("vendor_error_kind", string(vendors.KindOf(o.err))), zap.String("error", o.err.Error()))
+	}
+	fields = append(fields, zap.String("method", r.Method), zap.String("uri", r.RequestURI))
+	ce.Write(fields...)
+}

@@ -1,0 +1,182 @@
+package caddyliveness
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/caddy-liveness/caddy-liveness/vendors"
+	"github.com/caddy-liveness/caddy-liveness/vendors/vendortest"
+)
+
+// fakeVendor answers from a function and counts its calls. gate, when
+// set, holds every call until it is closed.
+type fakeVendor struct {
+	name    string
+	answer  func(m vendors.Media) (vendors.Result, error)
+	calls   atomic.Int64
+	gate    chan struct{}
+	started chan struct{}
+}
+
+func (f *fakeVendor) Name() string    { return f.name }
+func (f *fakeVendor) Profile() string { return f.name + " test" }
+func (f *fakeVendor) Check(ctx context.Context, m vendors.Media) (vendors.Result, error) {
+	f.calls.Add(1)
+	if f.started != nil {
+		f.started <- struct{}{}
+	}
+	if f.gate != nil {
+		select {
+		case <-f.gate:
+		case <-ctx.Done():
+			return vendors.Result{}, &vendors.Error{Vendor: f.name, Kind: vendors.KindUnavailable, Err: ctx.Err()}
+		}
+	}
+	return f.answer(m)
+}
+
+// byMarker answers as the emulators do: the image's marker decides.
+func byMarker(m vendors.Media) (vendors.Result, error) {
+	d := vendortest.ParseMarker(m.Data)
+	switch d.Verdict {
+	case vendortest.VerdictNoFace:
+		return vendors.Result{Class: vendors.ClassNoFace, Reason: "face_not_detected"}, nil
+	}
+	if d.Status != 0 {
+		return vendors.Result{}, &vendors.Error{Vendor: "fake", Kind: vendors.KindUnavailable, Status: d.Status}
+	}
+	return vendors.Result{Class: vendors.ClassFace, Score: d.ProbReal(m.Data), HasScore: true, DefaultThreshold: 0.55}, nil
+}
+
+func newFake(name string) *fakeVendor { return &fakeVendor{name: name, answer: byMarker} }
+
+// testHandler is a provisioned Handler without a Caddy context.
+func testHandler(t *testing.T, configure func(*Handler), vs ...vendors.Vendor) (*Handler, *observer.ObservedLogs) {
+	t.Helper()
+	core, logs := observer.New(zap.DebugLevel)
+	h := &Handler{}
+	if configure != nil {
+		configure(h)
+	}
+	h.setDefaults()
+	if err := h.validate(); err != nil {
+		t.Fatal(err)
+	}
+	h.logger = zap.New(core)
+	h.vendors = vs
+	h.x = extractor{sources: h.Sources, maxPixels: h.MaxPixels}
+	h.state = &state{cache: newVerdictCache(time.Duration(h.Cache.TTL), h.Cache.MaxEntries)}
+	t.Cleanup(func() { _ = h.state.Destruct() })
+	return h, logs
+}
+
+// upstream records what next received.
+type upstream struct {
+	mu     sync.Mutex
+	calls  int
+	header http.Header
+	body   []byte
+	cl     int64
+}
+
+func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.calls++
+	u.header, u.body, u.cl = r.Header.Clone(), b, r.ContentLength
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// serve runs one request through h and returns the handler error, the
+// replacer and the recorder.
+func serve(h *Handler, req *http.Request, up *upstream) (error, *caddy.Replacer) {
+	repl := caddy.NewReplacer()
+	ctx := context.WithValue(req.Context(), caddy.ReplacerCtxKey, repl)
+	req = req.WithContext(ctx)
+	return h.ServeHTTP(httptest.NewRecorder(), req, caddyhttp.HandlerFunc(up.ServeHTTP)), repl
+}
+
+func statusOf(err error) int {
+	if he, ok := err.(caddyhttp.HandlerError); ok {
+		return he.StatusCode
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+// multipartBody builds a multipart form with file parts (name → bytes)
+// in the given order, plus a text field.
+func multipartBody(t *testing.T, files ...any) (string, []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	if err := w.WriteField("user", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(files); i += 2 {
+		fw, err := w.CreateFormFile(files[i].(string), files[i].(string)+".jpg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fw.Write(files[i+1].([]byte))
+	}
+	w.Close()
+	return w.FormDataContentType(), buf.Bytes()
+}
+
+func post(contentType string, body []byte) *http.Request {
+	req := httptest.NewRequest(http.MethodPost, "/upload", bytes.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	return req
+}
+
+func logHas(logs *observer.ObservedLogs, s string) bool {
+	for _, e := range logs.All() {
+		for k, v := range e.ContextMap() {
+			if strings.Contains(k, s) || strings.Contains(toString(v), s) {
+				return true
+			}
+		}
+		if strings.Contains(e.Message, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func toString(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case []any:
+		var b strings.Builder
+		for _, e := range t {
+			b.WriteString(toString(e))
+		}
+		return b.String()
+	}
+	return ""
+}
+
+func fieldString(k, v string) zap.Field { return zap.String(k, v) }

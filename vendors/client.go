@@ -1,0 +1,139 @@
+package vendors
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// maxResponse bounds what is read of a vendor's answer; every documented
+// answer is a few hundred bytes.
+const maxResponse = 1 << 20
+
+// ResolveSecret resolves global placeholders ({env.*}, {file.*}) in a
+// secret. A secret that resolves to empty is a configuration error, so a
+// missing environment variable never becomes an empty credential. The
+// error names the configured text (a placeholder or nothing), never a
+// resolved value.
+func ResolveSecret(what, configured string) (string, error) {
+	v := caddy.NewReplacer().ReplaceAll(configured, "")
+	if strings.TrimSpace(v) == "" {
+		if configured == "" {
+			return "", fmt.Errorf("%s is required", what)
+		}
+		return "", fmt.Errorf("%s %q resolved to an empty value", what, configured)
+	}
+	return v, nil
+}
+
+// Endpoint joins a vendor's documented path to its production origin, or
+// to the operator's base URL when one is set.
+func Endpoint(origin, base, path string) (string, error) {
+	if base == "" {
+		return origin + path, nil
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", fmt.Errorf("base_url: %v", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("base_url must be an http(s) origin such as https://host:port, got %q", base)
+	}
+	return strings.TrimRight(base, "/") + path, nil
+}
+
+// NewHTTPClient returns the client a vendor uses. It has no overall
+// timeout: every call carries the handler's decision deadline in its
+// context.
+func NewHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return &http.Client{Transport: t}
+}
+
+// Do sends req and reads at most maxResponse bytes of the answer. A body
+// that cannot be read whole (reset, truncated, too long) is an error.
+func Do(c *http.Client, req *http.Request) (*http.Response, []byte, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading response: %w", err)
+	}
+	if len(raw) > maxResponse {
+		return nil, nil, fmt.Errorf("response over %d bytes", maxResponse)
+	}
+	return resp, raw, nil
+}
+
+// StatusError maps a non-success HTTP status to a typed vendor error.
+func StatusError(vendor string, resp *http.Response, raw []byte) *Error {
+	e := &Error{Vendor: vendor, Status: resp.StatusCode, Msg: vendorMessage(raw)}
+	switch code := resp.StatusCode; {
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		e.Kind = KindAuth
+	case code == http.StatusRequestEntityTooLarge:
+		e.Kind = KindTooLarge
+	case code == http.StatusTooManyRequests:
+		e.Kind = KindRateLimited
+		e.RetryAfter = RetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	case code >= 400 && code < 500:
+		e.Kind = KindBadRequest
+	default:
+		e.Kind = KindUnavailable
+	}
+	return e
+}
+
+// RetryAfter parses a Retry-After value (seconds or an HTTP date).
+func RetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// vendorMessage extracts a short message from a JSON error body, or a
+// plain-text one, for logs.
+func vendorMessage(raw []byte) string {
+	var m struct {
+		Message string `json:"message"`
+		Code    string `json:"code"`
+	}
+	if json.Unmarshal(raw, &m) == nil {
+		return Sanitize(strings.TrimSpace(m.Code + " " + m.Message))
+	}
+	return Sanitize(string(raw))
+}
+
+// Sanitize keeps a vendor-supplied string fit for a log line: printable
+// ASCII only, at most 120 bytes.
+func Sanitize(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() >= 120 {
+			b.WriteString("...")
+			break
+		}
+		if r >= 0x20 && r < 0x7f {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

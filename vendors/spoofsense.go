@@ -1,0 +1,234 @@
+package vendors
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+func init() {
+	caddy.RegisterModule(SpoofSense{})
+}
+
+const (
+	spoofSenseOrigin = "https://z3jwq0rjyj.execute-api.ap-south-1.amazonaws.com"
+	// spoofSenseMaxBody is the documented limit on the whole request body
+	// (the JSON with the base64 image), past which the API answers 413.
+	spoofSenseMaxBody = 10485760
+)
+
+// spoofSenseThresholds are the documented default thresholds per model.
+var spoofSenseThresholds = map[string]float64{
+	"antispoofing": 0.55,
+	"robust":       0.50,
+}
+
+// SpoofSense checks images with SpoofSense's passive liveness API
+// (POST /prod/antispoofing or /prod/robust, header x-api-key, JSON
+// {"data": "<base64>"}). SpoofSense makes no decision of its own: the
+// verdict is prob_real above the threshold, never pred_idx.
+type SpoofSense struct {
+	// The API key, sent as x-api-key. Placeholders such as
+	// {env.SPOOFSENSE_API_KEY} or {file./run/secrets/key} are resolved at
+	// provisioning; an empty result is a configuration error.
+	APIKey string `json:"api_key,omitempty"`
+	// The model: "antispoofing" (default, threshold 0.55) or "robust"
+	// (threshold 0.50).
+	Model string `json:"model,omitempty"`
+	// BaseURL replaces the origin of the production URL; the documented
+	// path (/prod/<model>) is appended. Default: the production origin.
+	BaseURL string `json:"base_url,omitempty"`
+
+	key      string
+	endpoint string
+	client   *http.Client
+}
+
+// CaddyModule returns the Caddy module information.
+func (SpoofSense) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  Namespace + ".spoofsense",
+		New: func() caddy.Module { return new(SpoofSense) },
+	}
+}
+
+// Provision resolves the key and builds the endpoint and HTTP client.
+func (s *SpoofSense) Provision(ctx caddy.Context) error {
+	if s.Model == "" {
+		s.Model = "antispoofing"
+	}
+	if _, ok := spoofSenseThresholds[s.Model]; !ok {
+		return fmt.Errorf("spoofsense: model must be antispoofing or robust, got %q", s.Model)
+	}
+	key, err := ResolveSecret("spoofsense: api_key", s.APIKey)
+	if err != nil {
+		return err
+	}
+	s.key = key
+	s.endpoint, err = Endpoint(spoofSenseOrigin, s.BaseURL, "/prod/"+s.Model)
+	if err != nil {
+		return fmt.Errorf("spoofsense: %w", err)
+	}
+	s.client = NewHTTPClient()
+	return nil
+}
+
+// UnmarshalCaddyfile sets up the vendor from Caddyfile tokens:
+//
+//	vendor spoofsense {
+//	    api_key  <key>
+//	    model    antispoofing|robust
+//	    base_url <url>
+//	}
+func (s *SpoofSense) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // vendor name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for d.NextBlock(0) {
+		opt := d.Val()
+		if seen[opt] {
+			return d.Errf("duplicate option %q", opt)
+		}
+		seen[opt] = true
+		var target *string
+		switch opt {
+		case "api_key":
+			target = &s.APIKey
+		case "model":
+			target = &s.Model
+		case "base_url":
+			target = &s.BaseURL
+		default:
+			return d.Errf("unknown spoofsense option %q", opt)
+		}
+		if !d.AllArgs(target) {
+			return d.ArgErr()
+		}
+	}
+	return nil
+}
+
+// Name implements Vendor.
+func (s *SpoofSense) Name() string { return "spoofsense" }
+
+// Profile implements Vendor: the endpoint names both the model and the
+// service answering, so an emulator's results never serve the real API.
+func (s *SpoofSense) Profile() string { return "spoofsense " + s.endpoint }
+
+type spoofSenseResponse struct {
+	Success     *bool  `json:"success"`
+	Message     string `json:"message"`
+	ErrorCode   string `json:"error_code"`
+	ModelOutput *struct {
+		PredIdx  string   `json:"pred_idx"`
+		ProbReal *float64 `json:"prob_real"`
+	} `json:"model_output"`
+}
+
+// Check implements Vendor.
+func (s *SpoofSense) Check(ctx context.Context, m Media) (Result, error) {
+	if !strings.HasPrefix(m.MIME, "image/") {
+		return Result{}, s.err(KindUnsupported, 0, "spoofsense takes images only, not "+m.MIME, nil)
+	}
+	const prefix, suffix = `{"data":"`, `"}`
+	n := len(prefix) + base64.StdEncoding.EncodedLen(len(m.Data)) + len(suffix)
+	if n > spoofSenseMaxBody {
+		return Result{}, s.err(KindTooLarge, 0, fmt.Sprintf("request body would be %d bytes, over the vendor's %d", n, spoofSenseMaxBody), nil)
+	}
+	body := make([]byte, n)
+	copy(body, prefix)
+	base64.StdEncoding.Encode(body[len(prefix):], m.Data)
+	copy(body[n-len(suffix):], suffix)
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return Result{}, s.err(KindBadRequest, 0, "building request", err)
+	}
+	req.Header.Set("x-api-key", s.key)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+
+	resp, raw, err := Do(s.client, req)
+	if err != nil {
+		return Result{}, s.err(KindUnavailable, 0, "", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return Result{}, StatusError(s.Name(), resp, raw)
+	}
+	var out spoofSenseResponse
+	if err := json.Unmarshal(raw, &out); err != nil || out.Success == nil {
+		return Result{}, s.err(KindUnavailable, resp.StatusCode, "malformed response", nil)
+	}
+	if !*out.Success {
+		return s.failure(out)
+	}
+	if out.ModelOutput == nil || out.ModelOutput.ProbReal == nil {
+		return Result{}, s.err(KindUnavailable, resp.StatusCode, "response without model_output.prob_real", nil)
+	}
+	p := *out.ModelOutput.ProbReal
+	if math.IsNaN(p) || p < 0 || p > 1 {
+		return Result{}, s.err(KindUnavailable, resp.StatusCode, "prob_real outside [0,1]", nil)
+	}
+	return Result{
+		Class:            ClassFace,
+		Score:            p,
+		HasScore:         true,
+		DefaultThreshold: spoofSenseThresholds[s.Model],
+	}, nil
+}
+
+// failure maps a success:false body: error_code when present (newer API),
+// else the message (older API).
+func (s *SpoofSense) failure(out spoofSenseResponse) (Result, error) {
+	switch out.ErrorCode {
+	case "FACE_NOT_DETECTED":
+		return Result{Class: ClassNoFace, Reason: "face_not_detected"}, nil
+	case "FACE_TOO_SMALL":
+		return Result{Class: ClassNoFace, Reason: "face_too_small"}, nil
+	case "INVALID_IMAGE_PAYLOAD":
+		return Result{}, s.err(KindInvalidMedia, http.StatusOK, "vendor could not read the image", nil)
+	case "":
+	default:
+		return Result{}, s.err(KindBadRequest, http.StatusOK, "unknown error_code "+Sanitize(out.ErrorCode), nil)
+	}
+	msg := strings.ToLower(out.Message)
+	switch {
+	case strings.Contains(msg, "face not detected"):
+		return Result{Class: ClassNoFace, Reason: "face_not_detected"}, nil
+	case strings.Contains(msg, "smaller than"):
+		return Result{Class: ClassNoFace, Reason: "face_too_small"}, nil
+	case strings.Contains(msg, "invalid base64"):
+		return Result{}, s.err(KindInvalidMedia, http.StatusOK, "vendor could not read the image", nil)
+	}
+	return Result{}, s.err(KindBadRequest, http.StatusOK, "vendor refused: "+Sanitize(out.Message), nil)
+}
+
+func (s *SpoofSense) err(kind Kind, status int, msg string, err error) *Error {
+	return &Error{Vendor: s.Name(), Kind: kind, Status: status, Msg: msg, Err: err}
+}
+
+// Interface guards
+var (
+	_ Vendor                = (*SpoofSense)(nil)
+	_ caddy.Provisioner     = (*SpoofSense)(nil)
+	_ caddy.CleanerUpper    = (*SpoofSense)(nil)
+	_ caddyfile.Unmarshaler = (*SpoofSense)(nil)
+)
+
+// Cleanup closes the idle connections of a configuration being unloaded.
+func (s *SpoofSense) Cleanup() error {
+	if s.client != nil {
+		s.client.CloseIdleConnections()
+	}
+	return nil
+}

@@ -1,0 +1,100 @@
+package vendortest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+)
+
+const sampleSide = 96
+
+// sampleImage is a gradient rather than a flat colour so that the encoders
+// produce a realistic, non-trivial payload.
+func sampleImage() image.Image {
+	img := image.NewNRGBA(image.Rect(0, 0, sampleSide, sampleSide))
+	for y := 0; y < sampleSide; y++ {
+		for x := 0; x < sampleSide; x++ {
+			img.Set(x, y, color.NRGBA{R: uint8(x * 255 / sampleSide), G: uint8(y * 255 / sampleSide), B: 128, A: 255})
+		}
+	}
+	return img
+}
+
+// SampleJPEG returns a small decodable JPEG carrying marker in a COM
+// segment right after SOI. It panics if CheckMarker(marker) fails: a test
+// would otherwise silently send a different marker.
+func SampleJPEG(marker string) []byte {
+	return SampleJPEGSize(marker, 0)
+}
+
+// SampleJPEGSize is SampleJPEG padded with further COM segments of zero
+// bytes to a total of at least n and at most n+3 bytes (exactly n whenever
+// padding is needed and n is at least 4 bytes above the unpadded size).
+func SampleJPEGSize(marker string, n int) []byte {
+	if err := CheckMarker(marker); err != nil {
+		panic("vendortest: " + err.Error())
+	}
+	var enc bytes.Buffer
+	if err := jpeg.Encode(&enc, sampleImage(), &jpeg.Options{Quality: 85}); err != nil {
+		panic("vendortest: " + err.Error())
+	}
+	base := enc.Bytes()
+	text := MarkerPrefix + marker
+
+	size := len(base) + 4 + len(text)
+	pad := n - size
+	out := make([]byte, 0, max(size, n+3))
+	out = append(out, base[:2]...) // SOI
+	out = appendJPEGCOM(out, []byte(text))
+	if pad > 0 {
+		// Each segment costs 4 bytes of header and holds at most 65533
+		// bytes, so spread the padding evenly over as few as possible.
+		const maxSeg = 4 + 65533
+		segs := (pad + maxSeg - 1) / maxSeg
+		payload := max(pad-4*segs, 0)
+		zeros := make([]byte, 65533)
+		for i := 0; i < segs; i++ {
+			k := payload / segs
+			if i < payload%segs {
+				k++
+			}
+			out = appendJPEGCOM(out, zeros[:k])
+		}
+	}
+	return append(out, base[2:]...)
+}
+
+func appendJPEGCOM(b, payload []byte) []byte {
+	b = append(b, 0xFF, 0xFE)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(payload)+2))
+	return append(b, payload...)
+}
+
+// SamplePNG returns a small decodable PNG carrying marker in a tEXt chunk
+// (keyword "Comment") right after IHDR. The text ends with a newline
+// because the chunk's CRC follows it and could otherwise extend the
+// marker. It panics if CheckMarker(marker) fails.
+func SamplePNG(marker string) []byte {
+	if err := CheckMarker(marker); err != nil {
+		panic("vendortest: " + err.Error())
+	}
+	var enc bytes.Buffer
+	if err := png.Encode(&enc, sampleImage()); err != nil {
+		panic("vendortest: " + err.Error())
+	}
+	base := enc.Bytes()
+	const afterIHDR = 8 + 4 + 4 + 13 + 4 // signature, length, type, data, CRC
+
+	data := []byte("Comment\x00" + MarkerPrefix + marker + "\n")
+	out := make([]byte, 0, len(base)+12+len(data))
+	out = append(out, base[:afterIHDR]...)
+	out = binary.BigEndian.AppendUint32(out, uint32(len(data)))
+	chunk := append([]byte("tEXt"), data...)
+	out = append(out, chunk...)
+	out = binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(chunk))
+	return append(out, base[afterIHDR:]...)
+}

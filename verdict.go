@@ -1,0 +1,135 @@
+package caddyliveness
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-liveness/caddy-liveness/vendors"
+)
+
+// Verdict is the normalised answer about a request's media.
+type Verdict string
+
+const (
+	VerdictLive         Verdict = "live"
+	VerdictSpoof        Verdict = "spoof"
+	VerdictNoFace       Verdict = "no_face"
+	VerdictInconclusive Verdict = "inconclusive"
+	VerdictError        Verdict = "error"
+)
+
+// severity orders verdicts for requests with several images: the worst
+// one wins.
+var severity = map[Verdict]int{
+	VerdictLive: 0, VerdictInconclusive: 1, VerdictError: 2, VerdictNoFace: 3, VerdictSpoof: 4,
+}
+
+// outcome is the decision about one medium or, combined, a request.
+type outcome struct {
+	verdict   Verdict
+	score     float64
+	hasScore  bool
+	vendor    string
+	cacheHit  bool
+	reason    string
+	reference string
+	sums      []string // lowercase hex SHA-256 of each medium, request order
+	err       error    // the vendor error behind VerdictError, if any
+	input     *inputError
+}
+
+// decide turns a vendor result into an outcome under the threshold.
+func decide(r vendors.Result, threshold *float64) outcome {
+	o := outcome{score: r.Score, hasScore: r.HasScore, reason: r.Reason, reference: r.Reference}
+	switch {
+	case r.Class == vendors.ClassNoFace:
+		o.verdict = VerdictNoFace
+	case r.Class == vendors.ClassInconclusive:
+		o.verdict = VerdictInconclusive
+	case r.Live(threshold):
+		o.verdict = VerdictLive
+	default:
+		o.verdict = VerdictSpoof
+		if o.reason == "" {
+			o.reason = "presentation_attack"
+		}
+	}
+	return o
+}
+
+// combine merges per-medium outcomes: the worst verdict and its reason,
+// the lowest score, a hit only if every medium was one.
+func combine(all []outcome) outcome {
+	c := all[0]
+	c.sums = nil
+	for i, o := range all {
+		c.sums = append(c.sums, o.sums...)
+		if i == 0 {
+			continue
+		}
+		if severity[o.verdict] > severity[c.verdict] {
+			c.verdict, c.reason, c.reference, c.err, c.vendor = o.verdict, o.reason, o.reference, o.err, o.vendor
+		}
+		if o.hasScore && (!c.hasScore || o.score < c.score) {
+			c.score, c.hasScore = o.score, true
+		}
+		c.cacheHit = c.cacheHit && o.cacheHit
+	}
+	return c
+}
+
+func (o outcome) scoreString() string {
+	if !o.hasScore {
+		return ""
+	}
+	return strconv.FormatFloat(o.score, 'f', 4, 64)
+}
+
+func (o outcome) cacheString() string {
+	if o.cacheHit {
+		return "hit"
+	}
+	return "miss"
+}
+
+// setPlaceholders exposes the outcome as {http.liveness.*}.
+func (o outcome) setPlaceholders(repl *caddy.Replacer) {
+	repl.Set("http.liveness.verdict", string(o.verdict))
+	repl.Set("http.liveness.score", o.scoreString())
+	repl.Set("http.liveness.vendor", o.vendor)
+	repl.Set("http.liveness.cache", o.cacheString())
+	repl.Set("http.liveness.reason", o.reason)
+	repl.Set("http.liveness.reference", o.reference)
+	repl.Set("http.liveness.image_sha256", strings.Join(o.sums, ","))
+}
+
+// setHeaders adds the verdict headers for the upstream.
+func (o outcome) setHeaders(h http.Header, prefix string) {
+	set := func(name, v string) {
+		if v != "" {
+			h.Set(prefix+name, v)
+		}
+	}
+	set("Verdict", string(o.verdict))
+	set("Score", o.scoreString())
+	set("Vendor", o.vendor)
+	if o.verdict != "" && o.input == nil {
+		set("Cache", o.cacheString())
+	}
+	set("Reason", o.reason)
+	set("Reference", o.reference)
+	set("Image-Sha256", strings.Join(o.sums, ","))
+}
+
+// stripHeaders deletes every client-sent header that starts with prefix,
+// so that no client can forge a verdict.
+func stripHeaders(h http.Header, prefix string) {
+	for name := range h {
+		if len(name) >= len(prefix) && strings.EqualFold(name[:len(prefix)], prefix) {
+			delete(h, name)
+		}
+	}
+}

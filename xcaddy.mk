@@ -1,0 +1,46 @@
+# Build, run and test caddy-liveness. Usage: make -f xcaddy.mk <target>
+#   build  writes ./caddy (Caddy with this module) with the xcaddy pinned in go.mod
+#   run    builds, starts the SpoofSense emulator and a demo upstream on
+#          loopback, and runs examples/Caddyfile on http://localhost:8080
+#   test   everything CI runs: gofmt, go vet, go test -race, build smoke test
+
+CADDY_VERSION ?= v2.11.9
+MODULE        := github.com/caddy-liveness/caddy-liveness
+EMULATOR_ADDR ?= 127.0.0.1:9780
+UPSTREAM_ADDR ?= 127.0.0.1:9781
+GO            ?= go
+
+.PHONY: build run test fmt-check vet unit smoke emulator
+
+build:
+	$(GO) tool xcaddy build $(CADDY_VERSION) --with $(MODULE)@v0.0.0=. --output ./caddy
+
+emulator:
+	$(GO) build -o ./liveness-emulator ./cmd/liveness-emulator
+
+# The emulator stops when Caddy does (Ctrl-C).
+run: build emulator
+	@./liveness-emulator -listen $(EMULATOR_ADDR) -echo $(UPSTREAM_ADDR) & \
+	emu=$$!; trap 'kill $$emu 2>/dev/null' EXIT INT TERM; \
+	./caddy run --config examples/Caddyfile --adapter caddyfile
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+# The built binary must carry the handler and the vendor modules.
+smoke: build
+	./caddy list-modules > .modules.txt
+	grep -qx 'http.handlers.liveness' .modules.txt
+	grep -qx 'http.handlers.liveness.vendors.spoofsense' .modules.txt
+	./caddy adapt --config examples/Caddyfile --adapter caddyfile > /dev/null
+	@rm -f .modules.txt
+	@echo "smoke: ok"
+
+test: fmt-check vet unit smoke
