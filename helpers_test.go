@@ -180,3 +180,9 @@ func toString(v any) string {
 }
 
 func fieldString(k, v string) zap.Field { return zap.String(k, v) }
+
+func newCaddyContext(t *testing.T) caddy.Context {
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: t.Context()})
+	t.Cleanup(cancel)
+	return ctx
+}

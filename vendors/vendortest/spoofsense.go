@@ -370,7 +370,7 @@ func wait(ctx context.Context, d time.Duration) bool {
 	select {
 	case <-t.C:
 		return true
-	case <-make(chan int):
+	case <-ctx.Done():
 		return false
 	}
 }

@@ -1,0 +1,141 @@
+package caddyliveness
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"hash/crc32"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/caddy-liveness/caddy-liveness/vendors/vendortest"
+)
+
+// hugePNG is a PNG signature and IHDR declaring w x h pixels, and nothing
+// else: DecodeConfig reads it, a full decode would allocate w*h*4 bytes.
+func hugePNG(w, h uint32) []byte {
+	b := []byte("\x89PNG\r\n\x1a\n")
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], w)
+	binary.BigEndian.PutUint32(ihdr[4:], h)
+	ihdr[8], ihdr[9] = 8, 6 // 8-bit RGBA
+	b = binary.BigEndian.AppendUint32(b, 13)
+	chunk := append([]byte("IHDR"), ihdr...)
+	b = append(b, chunk...)
+	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(chunk))
+}
+
+// hugeJPEG is a JFIF header and a SOF0 declaring w x h pixels.
+func hugeJPEG(w, h uint16) []byte {
+	b := []byte{0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 'J', 'F', 'I', 'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0}
+	b = append(b, 0xFF, 0xC0, 0, 11, 8)
+	b = binary.BigEndian.AppendUint16(b, h)
+	b = binary.BigEndian.AppendUint16(b, w)
+	return append(b, 1, 1, 0x11, 0)
+}
+
+func dataURI(mime string, b []byte) string {
+	return "data:" + mime + ";base64," + base64.StdEncoding.EncodeToString(b)
+}
+
+func TestExtract(t *testing.T) {
+	live, spoof := vendortest.SampleJPEG("live"), vendortest.SampleJPEG("spoof")
+	png := vendortest.SamplePNG("live")
+	mpCT, mpBody := multipartBody(t, "selfie", live, "id", spoof)
+	_, notImage := multipartBody(t, "doc", []byte("%PDF-1.4 not an image"))
+	form := url.Values{"photo": {base64.StdEncoding.EncodeToString(live)}, "other": {dataURI("image/png", png)}}.Encode()
+	jsonBody := `{"user":{"selfie":"` + dataURI("image/jpeg", live) + `"},"list":["plain","` + dataURI("image/png", png) + `"],"raw":"` + base64.StdEncoding.EncodeToString(spoof) + `"}`
+
+	tests := []struct {
+		name    string
+		sources []Source
+		ct      string
+		body    []byte
+		want    [][]byte // media in order
+		status  int      // inputError status, 0 for none
+	}{
+		{"auto multipart: all file parts", nil, mpCT, mpBody, [][]byte{live, spoof}, 0},
+		{"auto multipart: non-image parts skipped", nil, strings.Replace(mpCT, mpCT[strings.Index(mpCT, "=")+1:], "", 1) + mpBoundary(t, notImage), notImage, nil, 0},
+		{"auto raw body", nil, "application/octet-stream", live, [][]byte{live}, 0},
+		{"auto raw png", nil, "image/png", png, [][]byte{png}, 0},
+		{"auto JSON data URIs, bare base64 ignored", nil, "application/json", []byte(jsonBody), [][]byte{png, live}, 0},
+		{"auto form data URIs", nil, "application/x-www-form-urlencoded", []byte(form), [][]byte{png}, 0},
+		{"auto nothing", nil, "text/plain", []byte("hello"), nil, 0},
+		{"named multipart field", []Source{{Type: "multipart", Fields: []string{"id"}}}, mpCT, mpBody, [][]byte{spoof}, 0},
+		{"named multipart field holding a non-image", []Source{{Type: "multipart", Fields: []string{"doc"}}}, "multipart/form-data; boundary=" + mpBoundary(t, notImage), notImage, nil, 415},
+		{"json pointers incl. bare base64", []Source{{Type: "json", Fields: []string{"/raw", "/user/selfie", "/absent"}}}, "application/json", []byte(jsonBody), [][]byte{spoof, live}, 0},
+		{"json pointer to a non-string", []Source{{Type: "json", Fields: []string{"/list"}}}, "application/json", []byte(jsonBody), nil, 415},
+		{"json pointer to plain text", []Source{{Type: "json", Fields: []string{"/list/0"}}}, "application/json", []byte(jsonBody), nil, 415},
+		{"form field base64", []Source{{Type: "form", Fields: []string{"photo"}}}, "application/x-www-form-urlencoded", []byte(form), [][]byte{live}, 0},
+		{"source body", []Source{{Type: "body"}}, "image/jpeg", live, [][]byte{live}, 0},
+		{"source body with a non-image content type", []Source{{Type: "body"}}, "application/json", live, nil, 0},
+		{"source body claims png, holds text", []Source{{Type: "body"}}, "image/png", []byte("not a png at all"), nil, 415},
+		{"several sources in order", []Source{{Type: "json", Fields: []string{"/raw"}}, {Type: "multipart", Fields: []string{"selfie"}}}, "application/json", []byte(jsonBody), [][]byte{spoof}, 0},
+		{"invalid base64", []Source{{Type: "json", Fields: []string{"/x"}}}, "application/json", []byte(`{"x":"@@@notbase64"}`), nil, 415},
+		{"data URI with a non-image type", []Source{{Type: "json", Fields: []string{"/x"}}}, "application/json", []byte(`{"x":"` + dataURI("text/plain", live) + `"}`), nil, 415},
+		{"data URI not base64", nil, "application/json", []byte(`{"x":"data:image/png,abc"}`), nil, 415},
+		{"data URI claims png, holds text", nil, "application/json", []byte(`{"x":"` + dataURI("image/png", []byte("plain text here")) + `"}`), nil, 415},
+		{"zero-length data URI image", nil, "application/json", []byte(`{"x":"data:image/png;base64,"}`), nil, 415},
+		{"PNG header declaring 100000x100000", nil, "image/png", hugePNG(100000, 100000), nil, 413},
+		{"JPEG header declaring 65000x65000", nil, "image/jpeg", hugeJPEG(65000, 65000), nil, 413},
+		{"truncated JPEG header", nil, "image/jpeg", live[:40], nil, 415},
+		{"deeply nested JSON", nil, "application/json", []byte(strings.Repeat("[", 100000) + strings.Repeat("]", 100000)), nil, 400},
+		{"trailing data after JSON", nil, "application/json", []byte(`{} {}`), nil, 400},
+		{"URL-safe unpadded base64", []Source{{Type: "json", Fields: []string{"/x"}}}, "application/json", []byte(`{"x":"` + base64.RawURLEncoding.EncodeToString(live) + `"}`), [][]byte{live}, 0},
+		{"JSON pointer escapes", []Source{{Type: "json", Fields: []string{"/a~1b/c~0d"}}}, "application/json", []byte(`{"a/b":{"c~d":"` + dataURI("image/jpeg", live) + `"}}`), [][]byte{live}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x := extractor{sources: tt.sources, maxPixels: DefaultMaxPixels}
+			got, err := x.extract(tt.ct, tt.body)
+			if tt.status != 0 {
+				ie, ok := err.(*inputError)
+				if !ok || ie.status != tt.status {
+					t.Fatalf("err %v, want status %d", err, tt.status)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("%d media, want %d", len(got), len(tt.want))
+			}
+			for i := range got {
+				if !bytes.Equal(got[i].Data, tt.want[i]) {
+					t.Errorf("medium %d differs", i)
+				}
+			}
+		})
+	}
+}
+
+// mpBoundary returns the boundary multipartBody used for body.
+func mpBoundary(t *testing.T, body []byte) string {
+	t.Helper()
+	line, _, _ := bytes.Cut(body, []byte("\r\n"))
+	return strings.TrimPrefix(string(line), "--")
+}
+
+func TestSniffMP4(t *testing.T) {
+	mp4 := append([]byte{0, 0, 0, 0x18}, []byte("ftypisom\x00\x00\x02\x00isommp41")...)
+	if got := sniff(mp4); got != "video/mp4" {
+		t.Fatalf("sniff %q", got)
+	}
+	x := extractor{maxPixels: DefaultMaxPixels}
+	m, err := x.extract("application/octet-stream", mp4)
+	if err != nil || len(m) != 1 || m[0].MIME != "video/mp4" {
+		t.Fatalf("mp4 not found as a medium: %v %v", m, err)
+	}
+}
+
+func TestInputErrorMessagesHoldNoClientText(t *testing.T) {
+	x := extractor{sources: []Source{{Type: "multipart", Fields: []string{`"}<script>`}}}, maxPixels: DefaultMaxPixels}
+	ct, body := multipartBody(t, `"}<script>`, []byte("not an image"))
+	_, err := x.extract(ct, body)
+	ie, ok := err.(*inputError)
+	if !ok || strings.Contains(ie.msg, "script") || ie.where != `"}<script>` {
+		t.Fatalf("err %#v", err)
+	}
+}
