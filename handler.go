@@ -248,9 +248,11 @@ func (h *Handler) log(r *http.Request, o outcome, status int, herr error, size i
 		zap.String("action", action),
 		zap.String("verdict", string(o.verdict)),
 		zap.String("vendor", o.vendor),
-		zap.String("cache", o.cacheString()),
 		zap.Duration("duration", took),
 		zap.Int("size", size),
+	}
+	if o.vendor != "" {
+		fields = append(fields, zap.String("cache", o.cacheString()))
 	}
 	if o.hasScore {
 		fields = append(fields, zap.Float64("score", o.score))

@@ -1,0 +1,273 @@
+// Package integration runs the liveness handler inside a real Caddy (one
+// per process, admin API on localhost:2999), with the SpoofSense emulator
+// as the vendor and a recording upstream.
+package integration
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+
+	_ "github.com/caddy-liveness/caddy-liveness"
+	"github.com/caddy-liveness/caddy-liveness/vendors/vendortest"
+)
+
+const apiKey = "integration-key-5d1c"
+
+type env struct {
+	tester *caddytest.Tester
+	emu    *vendortest.SpoofSense
+	up     *vendortest.Echo
+}
+
+func start(t *testing.T) *env {
+	t.Helper()
+	t.Setenv("LIVENESS_IT_KEY", apiKey)
+	emu := vendortest.NewSpoofSense(apiKey)
+	emuSrv := httptest.NewServer(emu)
+	t.Cleanup(emuSrv.Close)
+	up := &vendortest.Echo{}
+	upSrv := httptest.NewServer(up)
+	t.Cleanup(upSrv.Close)
+
+	// caddytest skips when Caddy cannot start; here that is a failure.
+	t.Cleanup(func() {
+		if t.Skipped() {
+			t.Error("Caddy could not be started for the integration tests")
+		}
+	})
+	tester := caddytest.NewTester(t)
+	tester.InitServer(fmt.Sprintf(`
+	{
+		skip_install_trust
+		admin localhost:2999
+		http_port 9080
+		https_port 9443
+		grace_period 1ns
+	}
+	http://localhost:9080 {
+		route /upload {
+			liveness {
+				vendor spoofsense {
+					api_key {env.LIVENESS_IT_KEY}
+					base_url %[1]s
+				}
+				max_size 300KB
+			}
+			reverse_proxy %[2]s
+		}
+		route /annotate {
+			liveness {
+				vendor spoofsense {
+					api_key {env.LIVENESS_IT_KEY}
+					base_url %[1]s
+				}
+				mode annotate
+			}
+			reverse_proxy %[2]s
+		}
+		route /shadow {
+			liveness {
+				vendor spoofsense {
+					api_key {env.LIVENESS_IT_KEY}
+					base_url %[1]s
+				}
+				mode shadow
+			}
+			reverse_proxy %[2]s
+		}
+		route /raw {
+			liveness {
+				vendor spoofsense {
+					api_key {env.LIVENESS_IT_KEY}
+					base_url %[1]s
+				}
+				source body
+			}
+			reverse_proxy %[2]s
+		}
+		handle_errors {
+			header Content-Type application/json
+			respond `+"`"+`{"error": "{err.message}", "status": {err.status_code}, "id": "{err.id}"}`+"`"+`
+		}
+	}`, emuSrv.URL, strings.TrimPrefix(upSrv.URL, "http://")), "caddyfile")
+	return &env{tester: tester, emu: emu, up: up}
+}
+
+func multipartUpload(t *testing.T, img []byte) (string, []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	w.WriteField("user", "alice")
+	fw, _ := w.CreateFormFile("selfie", "selfie.jpg")
+	fw.Write(img)
+	w.Close()
+	return w.FormDataContentType(), buf.Bytes()
+}
+
+func (e *env) post(t *testing.T, path, contentType string, body []byte, header ...string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "http://localhost:9080"+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := e.tester.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func sum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func TestLiveness(t *testing.T) {
+	e := start(t)
+
+	t.Run("live passes with headers and the identical body", func(t *testing.T) {
+		img := vendortest.SampleJPEG("live")
+		ct, body := multipartUpload(t, img)
+		e.up.Reset()
+		resp, _ := e.post(t, "/upload", ct, body, "X-Liveness-Verdict", "spoof", "X-Liveness-Extra", "forged")
+		if resp.StatusCode != 200 || e.up.Count() != 1 {
+			t.Fatalf("status %d, upstream requests %d", resp.StatusCode, e.up.Count())
+		}
+		got := e.up.Requests()[0]
+		if !bytes.Equal(got.Body, body) || got.ContentLength != int64(len(body)) {
+			t.Fatalf("upstream got %d bytes (Content-Length %d), client sent %d", len(got.Body), got.ContentLength, len(body))
+		}
+		want := map[string]string{
+			"X-Liveness-Verdict": "live", "X-Liveness-Score": "0.9700", "X-Liveness-Vendor": "spoofsense",
+			"X-Liveness-Cache": "miss", "X-Liveness-Image-Sha256": sum(img), "X-Liveness-Extra": "",
+		}
+		for k, v := range want {
+			if g := got.Header.Get(k); g != v {
+				t.Errorf("upstream %s = %q, want %q", k, g, v)
+			}
+		}
+		if resp.Header.Get("X-Liveness-Score") != "" {
+			t.Error("the client saw a score")
+		}
+	})
+
+	t.Run("a repeat is a cache hit without a vendor call", func(t *testing.T) {
+		img := vendortest.SampleJPEG("score=0.91")
+		ct, body := multipartUpload(t, img)
+		e.post(t, "/upload", ct, body)
+		calls := e.emu.CallCount()
+		e.up.Reset()
+		ct, body = multipartUpload(t, img) // another boundary, same image
+		resp, _ := e.post(t, "/upload", ct, body)
+		if resp.StatusCode != 200 || e.emu.CallCount() != calls {
+			t.Fatalf("status %d, vendor calls %d -> %d", resp.StatusCode, calls, e.emu.CallCount())
+		}
+		got := e.up.Requests()[0]
+		if got.Header.Get("X-Liveness-Cache") != "hit" || !bytes.Equal(got.Body, body) {
+			t.Fatalf("Cache %q, body equal %v", got.Header.Get("X-Liveness-Cache"), bytes.Equal(got.Body, body))
+		}
+	})
+
+	t.Run("spoof is 403 and never reaches the upstream", func(t *testing.T) {
+		ct, body := multipartUpload(t, vendortest.SampleJPEG("spoof"))
+		e.up.Reset()
+		resp, respBody := e.post(t, "/upload", ct, body, "X-Liveness-Verdict", "live")
+		if resp.StatusCode != 403 || e.up.Count() != 0 {
+			t.Fatalf("status %d, upstream requests %d", resp.StatusCode, e.up.Count())
+		}
+		if !strings.Contains(respBody, `"error": "liveness check failed"`) || strings.Contains(respBody, "0.03") {
+			t.Fatalf("error body %s", respBody)
+		}
+	})
+
+	for _, tc := range []struct {
+		name, path, ct string
+		body           []byte
+		status         int
+	}{
+		{"no image is 400", "/upload", "application/json", []byte(`{"name":"alice"}`), 400},
+		{"over max_size is 413", "/upload", "image/jpeg", vendortest.SampleJPEGSize("live", 400_000), 413},
+		{"not an image is 415", "/raw", "image/png", []byte("this is not a png"), 415},
+		{"no face is 422", "/upload", "image/jpeg", vendortest.SampleJPEG("no_face"), 422},
+		{"vendor down is 503", "/upload", "image/jpeg", vendortest.SampleJPEG("status=503"), 503},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.up.Reset()
+			resp, respBody := e.post(t, tc.path, tc.ct, tc.body)
+			if resp.StatusCode != tc.status || e.up.Count() != 0 {
+				t.Fatalf("status %d, want %d; upstream requests %d; body %s", resp.StatusCode, tc.status, e.up.Count(), respBody)
+			}
+			if !strings.Contains(respBody, fmt.Sprintf(`"status": %d`, tc.status)) {
+				t.Fatalf("handle_errors body %s", respBody)
+			}
+		})
+	}
+
+	t.Run("annotate passes a spoof with headers", func(t *testing.T) {
+		ct, body := multipartUpload(t, vendortest.SampleJPEG("spoof"))
+		e.up.Reset()
+		resp, _ := e.post(t, "/annotate", ct, body)
+		if resp.StatusCode != 200 || e.up.Count() != 1 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		got := e.up.Requests()[0]
+		if got.Header.Get("X-Liveness-Verdict") != "spoof" || !bytes.Equal(got.Body, body) {
+			t.Fatalf("verdict %q", got.Header.Get("X-Liveness-Verdict"))
+		}
+	})
+
+	t.Run("shadow passes a spoof without headers", func(t *testing.T) {
+		ct, body := multipartUpload(t, vendortest.SampleJPEG("score=0.2"))
+		e.up.Reset()
+		calls := e.emu.CallCount()
+		resp, _ := e.post(t, "/shadow", ct, body, "X-Liveness-Verdict", "live")
+		if resp.StatusCode != 200 || e.up.Count() != 1 || e.emu.CallCount() != calls+1 {
+			t.Fatalf("status %d, vendor calls %d", resp.StatusCode, e.emu.CallCount()-calls)
+		}
+		got := e.up.Requests()[0]
+		for k := range got.Header {
+			if strings.HasPrefix(k, "X-Liveness-") {
+				t.Fatalf("shadow forwarded %s", k)
+			}
+		}
+		if !bytes.Equal(got.Body, body) {
+			t.Fatal("body altered")
+		}
+	})
+
+	t.Run("the secret stays a placeholder in /config/", func(t *testing.T) {
+		resp, err := http.Get("http://localhost:2999/config/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		cfg, _ := io.ReadAll(resp.Body)
+		if strings.Contains(string(cfg), apiKey) || !strings.Contains(string(cfg), "{env.LIVENESS_IT_KEY}") {
+			t.Fatal("/config/ shows the resolved key or lost the placeholder")
+		}
+	})
+
+	t.Run("the key reaches the vendor", func(t *testing.T) {
+		if n := e.emu.CallCount(); n == 0 {
+			t.Fatal("no vendor calls")
+		}
+		for _, c := range e.emu.Calls() {
+			if c.Header.Get("X-Api-Key") == "" {
+				t.Fatal("a call without x-api-key")
+			}
+		}
+	})
+}
