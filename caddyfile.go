@@ -30,26 +30,28 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // repeated options are errors. Syntax:
 //
 //	liveness [<matcher>] {
-//	    vendor <name> {
-//	        <vendor options>
+//	    vendor spoofsense {
+//	        api_key  <key>                    # placeholders allowed: {env.X}, {file.path}
+//	        model    antispoofing|robust      # default antispoofing
+//	        base_url <url>                    # default the vendor's production URL
 //	    }
-//	    source multipart <field...>
-//	    source json <pointer...>
-//	    source form <field...>
-//	    source body
-//	    threshold   <0..1>
-//	    mode        enforce|annotate|shadow
-//	    on_error    deny|allow
-//	    on_no_face  deny|allow
-//	    on_missing  deny|allow
-//	    max_size    <size>
-//	    max_pixels  <n>
-//	    timeout     <duration>
+//	    source multipart <field...>           # multipart file fields holding images
+//	    source json <pointer...>              # RFC 6901 JSON pointers to base64 or data-URI strings
+//	    source form <field...>                # urlencoded fields holding base64 or data URIs
+//	    source body                           # the raw body is the image (image/* content types)
+//	    threshold   <0..1>                    # default: the vendor's own (0.55 antispoofing, 0.50 robust)
+//	    mode        enforce|annotate|shadow   # default enforce
+//	    on_error    deny|allow                # vendor unreachable / failing; default deny
+//	    on_no_face  deny|allow                # default deny
+//	    on_missing  deny|allow                # no image found in a matched request; default deny
+//	    max_size    <size>                    # default 10MiB; body over it is 413
+//	    max_pixels  <n>                       # default 40000000; checked from the header, before decoding
+//	    timeout     <duration>                # the whole vendor decision, default 10s
 //	    cache {
-//	        ttl         <duration>
-//	        max_entries <n>
+//	        ttl         <duration>            # default 24h
+//	        max_entries <n>                   # default 100000
 //	    }
-//	    header_prefix <prefix>
+//	    header_prefix <prefix>                # default X-Liveness-
 //	}
 //
 // vendor may be given more than once, for fallback in that order.
