@@ -27,7 +27,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	body, rest, o := h.readBody(r)
 	if o.input == nil {
-		o = h.check(r, body)
+		o = h.check(r, repl, body)
 	}
 	if o.input != nil {
 		o.verdict, o.reason = VerdictError, o.input.reason
@@ -99,7 +99,7 @@ func (h *Handler) readBody(r *http.Request) (body []byte, rest io.Reader, o outc
 }
 
 // check finds the media in the body and decides about each.
-func (h *Handler) check(r *http.Request, body []byte) outcome {
+func (h *Handler) check(r *http.Request, repl *caddy.Replacer, body []byte) outcome {
 	media, err := h.x.extract(r.Header.Get("Content-Type"), body)
 	if err != nil {
 		var ie *inputError
@@ -115,7 +115,8 @@ func (h *Handler) check(r *http.Request, body []byte) outcome {
 	defer cancel()
 	all := make([]outcome, len(media))
 	for i, m := range media {
-		all[i] = h.checkMedium(ctx, m)
+		req := &vendors.Request{Media: m.Media, UserAgent: r.UserAgent(), Threshold: h.Threshold, Replacer: repl}
+		all[i] = h.checkMedium(ctx, req, m.sum)
 	}
 	return combine(all)
 }
@@ -123,14 +124,14 @@ func (h *Handler) check(r *http.Request, body []byte) outcome {
 // checkMedium asks the vendors in order, each through its own cache
 // entries, moving on only when a vendor fails with an error that another
 // vendor may not have.
-func (h *Handler) checkMedium(ctx context.Context, m medium) outcome {
+func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32]byte) outcome {
 	var o outcome
 	for _, v := range h.vendors {
-		key := cacheKey(v.Profile(), m.sum)
+		key := cacheKey(v.Profile(req), sum)
 		res, hit := h.state.cache.get(key)
 		var err error
 		if !hit {
-			res, err = h.call(ctx, v, key, m)
+			res, err = h.call(ctx, v, key, req)
 		}
 		if err == nil {
 			o = decide(res, h.Threshold)
@@ -143,20 +144,20 @@ func (h *Handler) checkMedium(ctx context.Context, m medium) outcome {
 			break
 		}
 	}
-	o.sums = []string{fmt.Sprintf("%x", m.sum)}
+	o.sums = []string{fmt.Sprintf("%x", sum)}
 	return o
 }
 
-// call asks v about m once for all concurrent requests with the same
+// call asks v about req once for all concurrent requests with the same
 // image; each request waits only until its own deadline. The vendor call
 // keeps the deadline but not the cancellation of the request that started
 // it, so one client going away does not fail the others.
-func (h *Handler) call(ctx context.Context, v vendors.Vendor, key string, m medium) (vendors.Result, error) {
+func (h *Handler) call(ctx context.Context, v vendors.Vendor, key string, req *vendors.Request) (vendors.Result, error) {
 	deadline, _ := ctx.Deadline()
 	ch := h.state.calls.DoChan(key, func() (any, error) {
 		cctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 		defer cancel()
-		res, err := v.Check(cctx, m.Media)
+		res, err := checkHonouringRetryAfter(cctx, v, req)
 		if err == nil && res.Class != vendors.ClassInconclusive {
 			h.state.cache.set(key, res)
 		}
@@ -170,6 +171,27 @@ func (h *Handler) call(ctx context.Context, v vendors.Vendor, key string, m medi
 		return r.Val.(vendors.Result), nil
 	case <-ctx.Done():
 		return vendors.Result{}, &vendors.Error{Vendor: v.Name(), Kind: vendors.KindUnavailable, Msg: "no answer before the deadline", Err: ctx.Err()}
+	}
+}
+
+// checkHonouringRetryAfter asks again once when the vendor answered 429
+// with a Retry-After that ends before the deadline.
+func checkHonouringRetryAfter(ctx context.Context, v vendors.Vendor, req *vendors.Request) (vendors.Result, error) {
+	res, err := v.Check(ctx, req)
+	var ve *vendors.Error
+	if !errors.As(err, &ve) || ve.Kind != vendors.KindRateLimited || ve.RetryAfter <= 0 {
+		return res, err
+	}
+	if deadline, ok := ctx.Deadline(); ok && time.Now().Add(ve.RetryAfter).After(deadline) {
+		return res, err
+	}
+	t := time.NewTimer(ve.RetryAfter)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return v.Check(ctx, req)
+	case <-ctx.Done():
+		return res, err
 	}
 }
 
@@ -236,7 +258,10 @@ func (h *Handler) log(r *http.Request, o outcome, status int, herr error, size i
 		action = "would_deny"
 	}
 	level := zapcore.InfoLevel
-	if o.err != nil {
+	switch {
+	case o.err != nil && vendors.KindOf(o.err) == vendors.KindAuth:
+		level = zapcore.ErrorLevel // credentials refused or expired: the operator must act
+	case o.err != nil:
 		level = zapcore.WarnLevel
 	}
 	ce := h.logger.Check(level, "liveness decision")

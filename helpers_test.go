@@ -33,9 +33,10 @@ type fakeVendor struct {
 }
 
 func (f *fakeVendor) Name() string    { return f.name }
-func (f *fakeVendor) Profile() string { return f.name + " test" }
-func (f *fakeVendor) Check(ctx context.Context, m vendors.Media) (vendors.Result, error) {
+func (f *fakeVendor) Profile(*vendors.Request) string { return f.name + " test" }
+func (f *fakeVendor) Check(ctx context.Context, req *vendors.Request) (vendors.Result, error) {
 	f.calls.Add(1)
+	m := req.Media
 	if f.started != nil {
 		f.started <- struct{}{}
 	}

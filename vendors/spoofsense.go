@@ -123,7 +123,7 @@ func (s *SpoofSense) Name() string { return "spoofsense" }
 
 // Profile implements Vendor: the endpoint names both the model and the
 // service answering, so an emulator's results never serve the real API.
-func (s *SpoofSense) Profile() string { return "spoofsense " + s.endpoint }
+func (s *SpoofSense) Profile(*Request) string { return "spoofsense " + s.endpoint }
 
 type spoofSenseResponse struct {
 	Success     *bool  `json:"success"`
@@ -136,7 +136,8 @@ type spoofSenseResponse struct {
 }
 
 // Check implements Vendor.
-func (s *SpoofSense) Check(ctx context.Context, m Media) (Result, error) {
+func (s *SpoofSense) Check(ctx context.Context, req *Request) (Result, error) {
+	m := req.Media
 	if !strings.HasPrefix(m.MIME, "image/") {
 		return Result{}, s.err(KindUnsupported, 0, "spoofsense takes images only, not "+m.MIME, nil)
 	}
@@ -150,15 +151,15 @@ func (s *SpoofSense) Check(ctx context.Context, m Media) (Result, error) {
 	base64.StdEncoding.Encode(body[len(prefix):], m.Data)
 	copy(body[n-len(suffix):], suffix)
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, bytes.NewReader(body))
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, bytes.NewReader(body))
 	if err != nil {
 		return Result{}, s.err(KindBadRequest, 0, "building request", err)
 	}
-	req.Header.Set("x-api-key", s.key)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
+	hr.Header.Set("x-api-key", s.key)
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Accept", "application/json")
 
-	resp, raw, err := Do(s.client, req)
+	resp, raw, err := Do(s.client, hr)
 	if err != nil {
 		return Result{}, s.err(KindUnavailable, 0, "", err)
 	}

@@ -34,8 +34,8 @@ func newSpoofSense(t *testing.T, model, key string) (*vendors.SpoofSense, *vendo
 	return s, emu
 }
 
-func jpeg(marker string) vendors.Media {
-	return vendors.Media{Data: vendortest.SampleJPEG(marker), MIME: "image/jpeg"}
+func jpeg(marker string) *vendors.Request {
+	return &vendors.Request{Media: vendors.Media{Data: vendortest.SampleJPEG(marker), MIME: "image/jpeg"}}
 }
 
 func TestSpoofSenseRequest(t *testing.T) {
@@ -189,14 +189,14 @@ func TestSpoofSenseDeadline(t *testing.T) {
 func TestSpoofSenseSizeLimit(t *testing.T) {
 	s, emu := newSpoofSense(t, "", testKey)
 	const maxRaw = (10485760 - len(`{"data":""}`)) / 4 * 3
-	over := vendors.Media{Data: vendortest.SampleJPEGSize("live", maxRaw+3), MIME: "image/jpeg"}
+	over := &vendors.Request{Media: vendors.Media{Data: vendortest.SampleJPEGSize("live", maxRaw+3), MIME: "image/jpeg"}}
 	if _, err := s.Check(t.Context(), over); vendors.KindOf(err) != vendors.KindTooLarge {
 		t.Fatalf("err %v, want too_large", err)
 	}
 	if emu.CallCount() != 0 {
 		t.Fatal("an oversized image reached the vendor")
 	}
-	under := vendors.Media{Data: vendortest.SampleJPEGSize("live", maxRaw-3), MIME: "image/jpeg"}
+	under := &vendors.Request{Media: vendors.Media{Data: vendortest.SampleJPEGSize("live", maxRaw-3), MIME: "image/jpeg"}}
 	if _, err := s.Check(t.Context(), under); err != nil {
 		t.Fatalf("image just under the limit: %v", err)
 	}
@@ -207,7 +207,7 @@ func TestSpoofSenseSizeLimit(t *testing.T) {
 
 func TestSpoofSenseRefusesVideo(t *testing.T) {
 	s, emu := newSpoofSense(t, "", testKey)
-	_, err := s.Check(t.Context(), vendors.Media{Data: []byte("...."), MIME: "video/mp4"})
+	_, err := s.Check(t.Context(), &vendors.Request{Media: vendors.Media{Data: []byte("...."), MIME: "video/mp4"}})
 	if vendors.KindOf(err) != vendors.KindUnsupported || emu.CallCount() != 0 {
 		t.Fatalf("err %v, calls %d", err, emu.CallCount())
 	}
@@ -231,7 +231,7 @@ func TestSpoofSenseProvision(t *testing.T) {
 	if err := s.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasSuffix(s.Profile(), "execute-api.ap-south-1.amazonaws.com/prod/antispoofing") {
-		t.Fatalf("default endpoint: %s", s.Profile())
+	if !strings.HasSuffix(s.Profile(nil), "execute-api.ap-south-1.amazonaws.com/prod/antispoofing") {
+		t.Fatalf("default endpoint: %s", s.Profile(nil))
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 // Namespace is the Caddy module namespace of vendor clients.
@@ -18,8 +20,23 @@ const Namespace = "http.handlers.liveness.vendors"
 type Media struct {
 	// Data holds the decoded bytes. Vendors must not modify or keep it.
 	Data []byte
-	// MIME is the sniffed type, e.g. "image/jpeg"; never the client's claim.
+	// MIME is the sniffed type, e.g. "image/jpeg" or "video/mp4"; never
+	// the client's claim.
 	MIME string
+}
+
+// Request is what a vendor is asked about: one medium and what else of
+// the client's request and the handler's configuration a vendor may use.
+type Request struct {
+	Media
+	// UserAgent is the client's User-Agent (Verifik derives "os" from it).
+	UserAgent string
+	// Threshold is the operator's threshold, nil when unset, for vendors
+	// that take one in the call.
+	Threshold *float64
+	// Replacer resolves request placeholders such as {http.request.uuid};
+	// nil outside a request.
+	Replacer *caddy.Replacer
 }
 
 // Class is the vendor's answer about the face, before any threshold.
@@ -78,13 +95,14 @@ type Vendor interface {
 	// verdict headers.
 	Name() string
 	// Profile identifies everything besides the image that can change
-	// the vendor's answer (model, endpoint, parameters). It is part of
-	// the cache key.
-	Profile() string
+	// the vendor's answer to req (endpoint, model, parameters sent). It is
+	// part of the cache key.
+	Profile(req *Request) string
 	// Check asks the vendor about one medium. It returns a Result for
-	// every answer about the face (including no face) and an *Error for
+	// every answer about the face (including no face, and inconclusive
+	// when no decision came before ctx's deadline) and an *Error for
 	// everything else. ctx carries the decision's deadline.
-	Check(ctx context.Context, m Media) (Result, error)
+	Check(ctx context.Context, req *Request) (Result, error)
 }
 
 // Kind classifies vendor errors so that the handler's policies can act on
