@@ -32,7 +32,7 @@ type fakeVendor struct {
 	started chan struct{}
 }
 
-func (f *fakeVendor) Name() string    { return f.name }
+func (f *fakeVendor) Name() string                    { return f.name }
 func (f *fakeVendor) Profile(*vendors.Request) string { return f.name + " test" }
 func (f *fakeVendor) Check(ctx context.Context, req *vendors.Request) (vendors.Result, error) {
 	f.calls.Add(1)
