@@ -52,6 +52,12 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        max_entries <n>                   # default 100000
 //	    }
 //	    header_prefix <prefix>                # default X-Liveness-
+//	    retries     <n>                       # further attempts on network errors, 5xx, 429; default 2
+//	    breaker {
+//	        failures <n>                      # consecutive failed vendor calls that open it; default 5
+//	        cooldown <duration>               # open time before one probe; default 30s
+//	    }
+//	    max_concurrent <n>                    # vendor calls in flight per vendor; default 64
 //	}
 //
 // vendor may be given more than once, for fallback in that order.
@@ -112,6 +118,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			continue
+		case "breaker":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			if err := h.unmarshalBreaker(d); err != nil {
+				return err
+			}
+			continue
 		}
 		var val string
 		if !d.AllArgs(&val) {
@@ -154,6 +168,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.Timeout = caddy.Duration(dur)
 		case "header_prefix":
 			h.HeaderPrefix = val
+		case "retries":
+			n, perr := strconv.Atoi(val)
+			if perr != nil || n < 0 {
+				return d.Errf("retries must be a whole number, 0 or more, got %q", val)
+			}
+			h.Retries = &n
+		case "max_concurrent":
+			h.MaxConcurrent, err = strconv.Atoi(val)
+			if err == nil && h.MaxConcurrent <= 0 {
+				return d.Errf("max_concurrent must be above 0, got %s", val)
+			}
 		default:
 			return d.Errf("unknown liveness option %q", opt)
 		}
@@ -164,37 +189,74 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-func (h *Handler) unmarshalCache(d *caddyfile.Dispenser) error {
-	h.Cache = new(CacheConfig)
+func (h *Handler) unmarshalBreaker(d *caddyfile.Dispenser) error {
+	h.Breaker = new(BreakerConfig)
+	return unmarshalBlock(d, map[string]func(string) error{
+		"failures": func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return d.Errf("breaker failures must be a positive integer, got %q", v)
+			}
+			h.Breaker.Failures = n
+			return nil
+		},
+		"cooldown": func(v string) error {
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur <= 0 {
+				return d.Errf("breaker cooldown must be a positive duration, got %q", v)
+			}
+			h.Breaker.Cooldown = caddy.Duration(dur)
+			return nil
+		},
+	})
+}
+
+// unmarshalBlock reads a block of single-valued options, each at most
+// once, calling its setter.
+func unmarshalBlock(d *caddyfile.Dispenser, setters map[string]func(string) error) error {
+	block := d.Val()
 	seen := map[string]bool{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
+		set, ok := setters[opt]
+		if !ok {
+			return d.Errf("unknown %s option %q", block, opt)
+		}
 		if seen[opt] {
-			return d.Errf("duplicate cache option %q", opt)
+			return d.Errf("duplicate %s option %q", block, opt)
 		}
 		seen[opt] = true
 		var val string
 		if !d.AllArgs(&val) {
 			return d.ArgErr()
 		}
-		switch opt {
-		case "ttl":
-			dur, err := caddy.ParseDuration(val)
-			if err != nil || dur <= 0 {
-				return d.Errf("cache ttl must be a positive duration, got %q", val)
-			}
-			h.Cache.TTL = caddy.Duration(dur)
-		case "max_entries":
-			n, err := strconv.Atoi(val)
-			if err != nil || n <= 0 {
-				return d.Errf("cache max_entries must be a positive integer, got %q", val)
-			}
-			h.Cache.MaxEntries = n
-		default:
-			return d.Errf("unknown cache option %q", opt)
+		if err := set(val); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+func (h *Handler) unmarshalCache(d *caddyfile.Dispenser) error {
+	h.Cache = new(CacheConfig)
+	return unmarshalBlock(d, map[string]func(string) error{
+		"ttl": func(v string) error {
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur <= 0 {
+				return d.Errf("cache ttl must be a positive duration, got %q", v)
+			}
+			h.Cache.TTL = caddy.Duration(dur)
+			return nil
+		},
+		"max_entries": func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return d.Errf("cache max_entries must be a positive integer, got %q", v)
+			}
+			h.Cache.MaxEntries = n
+			return nil
+		},
+	})
 }
 
 // Interface guard

@@ -40,6 +40,12 @@ func TestCaddyfileFull(t *testing.T) {
 			max_entries 50
 		}
 		header_prefix X-Face-
+		retries 0
+		breaker {
+			failures 3
+			cooldown 10s
+		}
+		max_concurrent 8
 	}`)
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +80,12 @@ func TestCaddyfileFull(t *testing.T) {
 		t.Error("cache")
 	case h.HeaderPrefix != "X-Face-":
 		t.Error("header_prefix")
+	case h.Retries == nil || *h.Retries != 0:
+		t.Error("retries")
+	case h.Breaker == nil || h.Breaker.Failures != 3 || time.Duration(h.Breaker.Cooldown) != 10*time.Second:
+		t.Error("breaker")
+	case h.MaxConcurrent != 8:
+		t.Error("max_concurrent")
 	}
 }
 
@@ -93,7 +105,8 @@ func TestCaddyfileDefaults(t *testing.T) {
 	if h.Mode != "enforce" || h.OnError != "deny" || h.OnNoFace != "deny" || h.OnMissing != "deny" ||
 		h.MaxSize != 10<<20 || h.MaxPixels != 40_000_000 || time.Duration(h.Timeout) != 10*time.Second ||
 		time.Duration(h.Cache.TTL) != 24*time.Hour || h.Cache.MaxEntries != 100_000 ||
-		h.HeaderPrefix != "X-Liveness-" || h.Threshold != nil || len(h.Sources) != 0 {
+		h.HeaderPrefix != "X-Liveness-" || h.Threshold != nil || len(h.Sources) != 0 ||
+		*h.Retries != 2 || h.Breaker.Failures != 5 || time.Duration(h.Breaker.Cooldown) != 30*time.Second || h.MaxConcurrent != 64 {
 		t.Fatalf("defaults: %+v", h)
 	}
 }

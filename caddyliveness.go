@@ -90,7 +90,19 @@ type Handler struct {
 	// The prefix of the verdict headers. Default "X-Liveness-".
 	HeaderPrefix string `json:"header_prefix,omitempty"`
 
+	// Further attempts after a retryable vendor error (network, 5xx, 429),
+	// with exponential backoff and jitter, within the timeout. Default 2.
+	Retries *int `json:"retries,omitempty"`
+
+	// The circuit breaker kept for each vendor.
+	Breaker *BreakerConfig `json:"breaker,omitempty"`
+
+	// The most calls in flight to each vendor; further requests wait
+	// within their timeout, then follow on_error. Default 64.
+	MaxConcurrent int `json:"max_concurrent,omitempty"`
+
 	vendors []vendors.Vendor
+	guards  []*guard // one per vendor, same order
 	x       extractor
 	state   *state
 	poolKey string
@@ -140,6 +152,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("module %T is not a liveness vendor", m)
 		}
 		h.vendors = append(h.vendors, v)
+		h.guards = append(h.guards, newGuard(v, h.MaxConcurrent, *h.Retries, *h.Breaker))
 	}
 	if len(h.vendors) == 0 {
 		return fmt.Errorf("liveness: at least one vendor is required")
@@ -187,6 +200,22 @@ func (h *Handler) setDefaults() {
 	if h.HeaderPrefix == "" {
 		h.HeaderPrefix = DefaultHeaderPrefix
 	}
+	if h.Retries == nil {
+		h.Retries = new(int)
+		*h.Retries = DefaultRetries
+	}
+	if h.Breaker == nil {
+		h.Breaker = new(BreakerConfig)
+	}
+	if h.Breaker.Failures == 0 {
+		h.Breaker.Failures = DefaultBreakerFailures
+	}
+	if h.Breaker.Cooldown == 0 {
+		h.Breaker.Cooldown = caddy.Duration(DefaultBreakerCooldown)
+	}
+	if h.MaxConcurrent == 0 {
+		h.MaxConcurrent = DefaultMaxConcurrent
+	}
 	h.HeaderPrefix = textproto.CanonicalMIMEHeaderKey(h.HeaderPrefix)
 }
 
@@ -205,8 +234,9 @@ func (h *Handler) validate() error {
 			return fmt.Errorf("liveness: %w", err)
 		}
 	}
-	if h.MaxSize < 0 || h.MaxPixels < 0 || h.Timeout < 0 || h.Cache.TTL < 0 || h.Cache.MaxEntries < 0 {
-		return fmt.Errorf("liveness: max_size, max_pixels, timeout, cache ttl and max_entries must be positive")
+	if h.MaxSize < 0 || h.MaxPixels < 0 || h.Timeout < 0 || h.Cache.TTL < 0 || h.Cache.MaxEntries < 0 ||
+		*h.Retries < 0 || h.Breaker.Failures < 0 || h.Breaker.Cooldown < 0 || h.MaxConcurrent < 0 {
+		return fmt.Errorf("liveness: sizes, durations, counts and limits must not be negative")
 	}
 	for _, s := range h.Sources {
 		if err := s.check(); err != nil {

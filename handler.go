@@ -126,12 +126,12 @@ func (h *Handler) check(r *http.Request, repl *caddy.Replacer, body []byte) outc
 // vendor may not have.
 func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32]byte) outcome {
 	var o outcome
-	for _, v := range h.vendors {
+	for i, v := range h.vendors {
 		key := cacheKey(v.Profile(req), sum)
 		res, hit := h.state.cache.get(key)
 		var err error
 		if !hit {
-			res, err = h.call(ctx, v, key, req)
+			res, err = h.call(ctx, h.guards[i], key, req)
 		}
 		if err == nil {
 			o = decide(res, h.Threshold)
@@ -152,12 +152,12 @@ func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32
 // image; each request waits only until its own deadline. The vendor call
 // keeps the deadline but not the cancellation of the request that started
 // it, so one client going away does not fail the others.
-func (h *Handler) call(ctx context.Context, v vendors.Vendor, key string, req *vendors.Request) (vendors.Result, error) {
+func (h *Handler) call(ctx context.Context, g *guard, key string, req *vendors.Request) (vendors.Result, error) {
 	deadline, _ := ctx.Deadline()
 	ch := h.state.calls.DoChan(key, func() (any, error) {
 		cctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 		defer cancel()
-		res, err := checkHonouringRetryAfter(cctx, v, req)
+		res, err := g.check(cctx, req)
 		if err == nil && res.Class != vendors.ClassInconclusive {
 			h.state.cache.set(key, res)
 		}
@@ -170,28 +170,7 @@ func (h *Handler) call(ctx context.Context, v vendors.Vendor, key string, req *v
 		}
 		return r.Val.(vendors.Result), nil
 	case <-ctx.Done():
-		return vendors.Result{}, &vendors.Error{Vendor: v.Name(), Kind: vendors.KindUnavailable, Msg: "no answer before the deadline", Err: ctx.Err()}
-	}
-}
-
-// checkHonouringRetryAfter asks again once when the vendor answered 429
-// with a Retry-After that ends before the deadline.
-func checkHonouringRetryAfter(ctx context.Context, v vendors.Vendor, req *vendors.Request) (vendors.Result, error) {
-	res, err := v.Check(ctx, req)
-	var ve *vendors.Error
-	if !errors.As(err, &ve) || ve.Kind != vendors.KindRateLimited || ve.RetryAfter <= 0 {
-		return res, err
-	}
-	if deadline, ok := ctx.Deadline(); ok && time.Now().Add(ve.RetryAfter).After(deadline) {
-		return res, err
-	}
-	t := time.NewTimer(ve.RetryAfter)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return v.Check(ctx, req)
-	case <-ctx.Done():
-		return res, err
+		return vendors.Result{}, g.err("no answer before the deadline", ctx.Err())
 	}
 }
 

@@ -79,6 +79,9 @@ func testHandler(t *testing.T, configure func(*Handler), vs ...vendors.Vendor) (
 	}
 	h.logger = zap.New(core)
 	h.vendors = vs
+	for _, v := range vs {
+		h.guards = append(h.guards, newGuard(v, h.MaxConcurrent, *h.Retries, *h.Breaker))
+	}
 	h.x = extractor{sources: h.Sources, maxPixels: h.MaxPixels}
 	h.state = &state{cache: newVerdictCache(time.Duration(h.Cache.TTL), h.Cache.MaxEntries)}
 	t.Cleanup(func() { _ = h.state.Destruct() })
