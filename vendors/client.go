@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -51,10 +52,17 @@ func Endpoint(origin, base, path string) (string, error) {
 
 // NewHTTPClient returns the client a vendor uses. It has no overall
 // timeout: every call carries the handler's decision deadline in its
-// context.
+// context, which bounds connecting, sending and reading as a whole. The
+// transport's own limits keep a dead or slow vendor from holding
+// connections and goroutines beyond that.
 func NewHTTPClient() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 5 * time.Second
+	t.ResponseHeaderTimeout = 30 * time.Second
+	t.MaxIdleConns = 128
 	t.MaxIdleConnsPerHost = 64
+	t.IdleConnTimeout = 90 * time.Second
 	return &http.Client{Transport: t}
 }
 
