@@ -114,21 +114,21 @@ func (x *extractor) auto(mt string, params map[string]string, body []byte) ([]me
 	switch {
 	case mt == "multipart/form-data":
 		return x.multipart(mt, params, body, nil)
-	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
-		v, err := parseJSON(body)
-		if err != nil {
-			return nil, err
-		}
+	case isJSON(mt):
 		var out []medium
-		err = walkJSON(v, "", func(ptr, s string) error {
-			if !strings.HasPrefix(s, "data:image/") && !strings.HasPrefix(s, "data:video/") {
+		err := scanJSON(body, func(ptr string, tok json.Token) error {
+			s, ok := tok.(string)
+			if !ok || (!strings.HasPrefix(s, "data:image/") && !strings.HasPrefix(s, "data:video/")) {
 				return nil
 			}
 			m, err := x.encoded(s, ptr)
 			out = append(out, m)
 			return err
 		})
-		return out, err
+		if err != nil {
+			return nil, err
+		}
+		return out, nil
 	case mt == "application/x-www-form-urlencoded":
 		vals, err := url.ParseQuery(string(body))
 		if err != nil {
@@ -196,33 +196,41 @@ func (x *extractor) multipart(mt string, params map[string]string, body []byte, 
 	}
 }
 
-// jsonPointers returns the base64 or data-URI strings at the pointers.
+// jsonPointers returns the base64 or data-URI strings at the pointers, in
+// the order of the pointers. A pointer that leads nowhere is skipped.
 func (x *extractor) jsonPointers(mt string, body []byte, ptrs []string) ([]medium, error) {
-	if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+	if !isJSON(mt) {
 		return nil, nil
 	}
-	v, err := parseJSON(body)
+	found := make(map[string]medium, len(ptrs))
+	err := scanJSON(body, func(ptr string, tok json.Token) error {
+		if !slices.Contains(ptrs, ptr) {
+			return nil
+		}
+		s, ok := tok.(string)
+		if !ok {
+			if tok == nil { // null: the field is absent in all but name
+				return nil
+			}
+			return unsupported(ptr, "JSON value is not a string")
+		}
+		m, err := x.encoded(s, ptr)
+		found[ptr] = m
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
 	var out []medium
 	for _, p := range ptrs {
-		target, ok := resolvePointer(v, p)
-		if !ok || target == nil {
-			continue
+		if m, ok := found[p]; ok {
+			out = append(out, m)
 		}
-		s, ok := target.(string)
-		if !ok {
-			return nil, unsupported(p, "JSON value is not a string")
-		}
-		m, err := x.encoded(s, p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
 	}
 	return out, nil
 }
+
+func isJSON(mt string) bool { return mt == "application/json" || strings.HasSuffix(mt, "+json") }
 
 // form returns the base64 or data-URI values of urlencoded fields.
 func (x *extractor) form(mt string, body []byte, fields []string) ([]medium, error) {
@@ -319,100 +327,103 @@ var decodable = map[string]bool{
 
 func isMedia(mt string) bool { return decodable[mt] }
 
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
 // maxJSONDepth bounds nesting; no upload form nests deeper, and a deep
 // document is an attempt at exhausting the parser.
 const maxJSONDepth = 64
 
-func parseJSON(body []byte) (any, error) {
-	if depth := jsonDepth(body); depth > maxJSONDepth {
-		return nil, badRequest("JSON nested deeper than %d levels", maxJSONDepth)
+// scanJSON reads one JSON document as a stream of tokens, without building
+// it in memory, and calls fn for every value with its RFC 6901 pointer: a
+// string, number (json.Number), bool or nil, or the json.Delim that opens
+// an object or array. It refuses malformed JSON, nesting deeper than
+// maxJSONDepth, trailing data and duplicate keys: where two parsers may
+// each take a different one of two equal keys, the gate could check one
+// image and the upstream use another.
+func scanJSON(body []byte, fn func(ptr string, tok json.Token) error) error {
+	type level struct {
+		obj       bool
+		expectKey bool
+		next      int // arrays: index of the next element
+		keys      map[string]struct{}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, badRequest("malformed JSON body")
+	dec.UseNumber()
+	var (
+		stack []level
+		path  []string // escaped reference tokens of the current value
+		done  bool
+	)
+	pointer := func() string {
+		if len(path) == 0 {
+			return ""
+		}
+		return "/" + strings.Join(path, "/")
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, badRequest("malformed JSON body: data after the value")
-	}
-	return v, nil
-}
-
-// jsonDepth returns the deepest nesting of brackets outside strings.
-func jsonDepth(b []byte) int {
-	depth, most, inStr, esc := 0, 0, false, false
-	for _, c := range b {
-		switch {
-		case inStr:
-			if esc {
-				esc = false
-			} else if c == '\\' {
-				esc = true
-			} else if c == '"' {
-				inStr = false
-			}
-		case c == '"':
-			inStr = true
-		case c == '{' || c == '[':
-			depth++
-			most = max(most, depth)
-		case c == '}' || c == ']':
-			depth--
+	// endValue closes the current value: its reference token goes, and an
+	// enclosing object expects a key again.
+	endValue := func() {
+		if len(stack) == 0 {
+			done = true
+			return
+		}
+		path = path[:len(path)-1]
+		if top := &stack[len(stack)-1]; top.obj {
+			top.expectKey = true
 		}
 	}
-	return most
-}
-
-// walkJSON calls fn for every string in v, with its JSON pointer, in
-// document order for arrays and key order for objects.
-func walkJSON(v any, ptr string, fn func(ptr, s string) error) error {
-	switch t := v.(type) {
-	case string:
-		return fn(ptr, t)
-	case []any:
-		for i, e := range t {
-			if err := walkJSON(e, ptr+"/"+strconv.Itoa(i), fn); err != nil {
-				return err
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			if !done {
+				return badRequest("malformed JSON body")
+			}
+			return nil
+		}
+		if err != nil {
+			return badRequest("malformed JSON body")
+		}
+		if done {
+			return badRequest("malformed JSON body: data after the value")
+		}
+		if n := len(stack); n > 0 {
+			top := &stack[n-1]
+			if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+				stack = stack[:n-1]
+				endValue()
+				continue
+			}
+			if top.obj && top.expectKey {
+				key := tok.(string) // the decoder allows nothing else here
+				if _, dup := top.keys[key]; dup {
+					return badRequest("duplicate key in a JSON object")
+				}
+				top.keys[key] = struct{}{}
+				path = append(path, pointerEscaper.Replace(key))
+				top.expectKey = false
+				continue
+			}
+			if !top.obj {
+				path = append(path, strconv.Itoa(top.next))
+				top.next++
 			}
 		}
-	case map[string]any:
-		for _, k := range slices.Sorted(maps.Keys(t)) {
-			esc := strings.NewReplacer("~", "~0", "/", "~1").Replace(k)
-			if err := walkJSON(t[k], ptr+"/"+esc, fn); err != nil {
-				return err
-			}
+		if err := fn(pointer(), tok); err != nil {
+			return err
 		}
-	}
-	return nil
-}
-
-// resolvePointer follows an RFC 6901 JSON pointer.
-func resolvePointer(v any, ptr string) (any, bool) {
-	if ptr == "" {
-		return v, true
-	}
-	if !strings.HasPrefix(ptr, "/") {
-		return nil, false
-	}
-	for _, tok := range strings.Split(ptr[1:], "/") {
-		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
-		switch t := v.(type) {
-		case map[string]any:
-			var ok bool
-			if v, ok = t[tok]; !ok {
-				return nil, false
+		if d, ok := tok.(json.Delim); ok {
+			if len(stack) == maxJSONDepth {
+				return badRequest("JSON nested deeper than %d levels", maxJSONDepth)
 			}
-		case []any:
-			i, err := strconv.Atoi(tok)
-			if err != nil || i < 0 || i >= len(t) || (len(tok) > 1 && tok[0] == '0') {
-				return nil, false
+			l := level{obj: d == '{', expectKey: d == '{'}
+			if l.obj {
+				l.keys = map[string]struct{}{}
 			}
-			v = t[i]
-		default:
-			return nil, false
+			stack = append(stack, l)
+			continue
 		}
+		endValue()
 	}
-	return v, true
 }
 
 // validPointer reports whether p is a syntactically valid RFC 6901 pointer.

@@ -3,7 +3,6 @@ package caddyliveness
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -232,39 +231,70 @@ func TestModes(t *testing.T) {
 	}
 }
 
-func TestInputErrors(t *testing.T) {
+// The bad input corpus: each request gets its 4xx with a clear message,
+// never a 5xx or a panic, and neither the vendor nor the upstream sees it.
+func TestBadInputCorpus(t *testing.T) {
 	big := vendortest.SampleJPEGSize("live", 300_000)
+	truncated := func() (string, []byte) {
+		ct, b := multipartBody(t, "selfie", liveJPEG)
+		return ct, b[:len(b)/2]
+	}
+	chunked := func(r *http.Request) *http.Request { r.ContentLength = -1; return r }
+	dup := `{"selfie":"` + dataURI("image/jpeg", liveJPEG) + `","selfie":"` + dataURI("image/jpeg", spoofJPEG) + `"}`
 	tests := []struct {
-		name   string
-		req    func() *http.Request
-		status int
+		name    string
+		sources []Source
+		req     func() *http.Request
+		status  int
+		msg     string
 	}{
-		{"no image", func() *http.Request { return post("application/json", []byte(`{"name":"x"}`)) }, 400},
-		{"empty body", func() *http.Request { return post("application/octet-stream", nil) }, 400},
-		{"over max_size by Content-Length", func() *http.Request { return post("image/jpeg", big) }, 413},
-		{"over max_size chunked", func() *http.Request {
-			r := post("image/jpeg", big)
-			r.ContentLength = -1
-			return r
-		}, 413},
-		{"not an image in a named data URI", func() *http.Request {
-			return post("application/json", []byte(`{"img":"data:image/png;base64,`+base64.StdEncoding.EncodeToString([]byte("hello world, not a png"))+`"}`))
-		}, 415},
-		{"truncated multipart", func() *http.Request {
-			ct, b := multipartBody(t, "selfie", liveJPEG)
-			return post(ct, b[:len(b)/2])
-		}, 400},
-		{"multipart without boundary", func() *http.Request { return post("multipart/form-data", []byte("--x\r\n")) }, 400},
-		{"malformed JSON", func() *http.Request { return post("application/json", []byte(`{"img": "data:image/png;base64,`)) }, 400},
+		{"no image", nil, func() *http.Request { return post("application/json", []byte(`{"name":"x"}`)) }, 400, "no image found"},
+		{"empty body", nil, func() *http.Request { return post("application/octet-stream", nil) }, 400, "no image found"},
+		{"truncated multipart", nil, func() *http.Request { return post(truncated()) }, 400, "malformed multipart"},
+		{"multipart without boundary", nil, func() *http.Request { return post("multipart/form-data", []byte("--x\r\n")) }, 400, "without boundary"},
+		{"duplicate JSON fields", nil, func() *http.Request { return post("application/json", []byte(dup)) }, 400, "duplicate key"},
+		{"invalid base64", []Source{{Type: "json", Fields: []string{"/img"}}}, func() *http.Request {
+			return post("application/json", []byte(`{"img":"%%%not base64%%%"}`))
+		}, 415, "invalid base64"},
+		{"data URI with a non-image type", nil, func() *http.Request {
+			return post("application/json", []byte(`{"img":"`+dataURI("image/png", []byte("<html>hello</html>"))+`"}`))
+		}, 415, "not an image"},
+		{"named data URI declaring text", []Source{{Type: "json", Fields: []string{"/img"}}}, func() *http.Request {
+			return post("application/json", []byte(`{"img":"`+dataURI("text/plain", liveJPEG)+`"}`))
+		}, 415, "not an image"},
+		{"bytes that claim PNG but are not", []Source{{Type: "body"}}, func() *http.Request {
+			return post("image/png", []byte("\x89PNG but then nothing of the kind"))
+		}, 415, "not an image"},
+		{"PNG header declaring 100000x100000", nil, func() *http.Request { return post("image/png", hugePNG(100000, 100000)) }, 413, "pixels"},
+		{"JPEG header declaring 65000x65000", nil, func() *http.Request { return post("image/jpeg", hugeJPEG(65000, 65000)) }, 413, "pixels"},
+		{"zero-length image", nil, func() *http.Request { return post("application/json", []byte(`{"img":"data:image/jpeg;base64,"}`)) }, 415, "empty image"},
+		{"zero-length file part", []Source{{Type: "multipart", Fields: []string{"selfie"}}}, func() *http.Request {
+			return post(multipartBody(t, "selfie", []byte{}))
+		}, 415, "empty image"},
+		{"deeply nested JSON", nil, func() *http.Request {
+			return post("application/json", []byte(strings.Repeat(`{"a":`, 10000)+`1`+strings.Repeat(`}`, 10000)))
+		}, 400, "nested deeper"},
+		{"JSON over max_size", nil, func() *http.Request {
+			return post("application/json", []byte(`{"img":"`+dataURI("image/jpeg", big)+`"}`))
+		}, 413, "over the limit"},
+		{"wrong Content-Type for a JSON body", nil, func() *http.Request {
+			return post("multipart/form-data; boundary=xyz", []byte(`{"img":"`+dataURI("image/jpeg", liveJPEG)+`"}`))
+		}, 400, "malformed multipart"},
+		{"chunked body over max_size", nil, func() *http.Request { return chunked(post("image/jpeg", big)) }, 413, "over the limit"},
+		{"body over max_size by Content-Length", nil, func() *http.Request { return post("image/jpeg", big) }, 413, "over the limit"},
+		{"GIF without pixels", nil, func() *http.Request { return post("image/gif", []byte("GIF89a\x00\x00\x00\x00\x00\x00\x00")) }, 415, "no pixels"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v := newFake("fake")
-			h, logs := testHandler(t, func(h *Handler) { h.MaxSize = 200_000 }, v)
+			h, logs := testHandler(t, func(h *Handler) { h.MaxSize = 200_000; h.Sources = tt.sources }, v)
 			up := &upstream{}
 			err, _ := serve(h, tt.req(), up)
 			if got := statusOf(err); got != tt.status {
 				t.Fatalf("status %d, want %d (%v)", got, tt.status, err)
+			}
+			if !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("message %q, want it to say %q", err.Error(), tt.msg)
 			}
 			if up.calls != 0 || v.calls.Load() != 0 {
 				t.Fatalf("upstream %d / vendor %d calls for bad input", up.calls, v.calls.Load())
