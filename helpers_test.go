@@ -131,7 +131,7 @@ func statusOf(err error) int {
 
 // multipartBody builds a multipart form with file parts (name → bytes)
 // in the given order, plus a text field.
-func multipartBody(t *testing.T, files ...any) (string, []byte) {
+func multipartBody(t testing.TB, files ...any) (string, []byte) {
 	t.Helper()
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)

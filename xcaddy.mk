@@ -2,15 +2,18 @@
 #   build  writes ./caddy (Caddy with this module) with the xcaddy pinned in go.mod
 #   run    builds, starts the SpoofSense emulator and a demo upstream on
 #          loopback, and runs examples/Caddyfile on http://localhost:8080
-#   test   everything CI runs: gofmt, go vet, go test -race, build smoke test
+#   test   everything CI runs: gofmt, go vet, go test -race, fuzz targets
+#          for FUZZTIME each, build smoke test
+#   fuzz   every fuzz target for FUZZTIME (make -f xcaddy.mk fuzz FUZZTIME=10m)
 
 CADDY_VERSION ?= v2.11.9
 MODULE        := github.com/caddy-liveness/caddy-liveness
 EMULATOR_ADDR ?= 127.0.0.1:9780
 UPSTREAM_ADDR ?= 127.0.0.1:9781
 GO            ?= go
+FUZZTIME      ?= 10s
 
-.PHONY: build run test fmt-check vet unit smoke emulator
+.PHONY: build run test fmt-check vet unit fuzz smoke emulator
 
 build:
 	$(GO) tool xcaddy build $(CADDY_VERSION) --with $(MODULE)@v0.0.0=. --output ./caddy
@@ -34,6 +37,16 @@ vet:
 unit:
 	$(GO) test -race -count=1 ./...
 
+# Each Fuzz function of every package, one at a time (go test -fuzz takes
+# one target per run).
+fuzz:
+	@for f in $$(grep -l '^func Fuzz' $$(find . -name '*_test.go' -not -path './.git/*')); do \
+		for n in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | cut -d' ' -f2); do \
+			echo "fuzz: $$n ($$(dirname $$f), $(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$n$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f) > .fuzz.log 2>&1 || { cat .fuzz.log; exit 1; }; \
+		done; \
+	done; rm -f .fuzz.log
+
 # The built binary must carry the handler and the vendor modules.
 smoke: build
 	./caddy list-modules > .modules.txt
@@ -43,4 +56,4 @@ smoke: build
 	@rm -f .modules.txt
 	@echo "smoke: ok"
 
-test: fmt-check vet unit smoke
+test: fmt-check vet unit fuzz smoke

@@ -163,6 +163,11 @@ func (s *SpoofSense) Check(ctx context.Context, req *Request) (Result, error) {
 	if err != nil {
 		return Result{}, s.err(KindUnavailable, 0, "", err)
 	}
+	return s.parse(resp, raw)
+}
+
+// parse maps the vendor's answer to a Result or a typed error.
+func (s *SpoofSense) parse(resp *http.Response, raw []byte) (Result, error) {
 	if resp.StatusCode != http.StatusOK {
 		return Result{}, StatusError(s.Name(), resp, raw)
 	}
