@@ -1,0 +1,329 @@
+package vendors
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/golang-jwt/jwt/v5"
+	"go.uber.org/zap"
+)
+
+func init() {
+	caddy.RegisterModule(Verifik{})
+}
+
+const (
+	verifikOrigin = "https://api.verifik.co"
+	verifikPath   = "/v2/face-recognition/liveness"
+	// verifikDefaultMinScore is the vendor's threshold when the call
+	// carries no liveness_min_score; it only appears in the profile.
+	verifikDefaultMinScore = "0.6"
+	// verifikExpiryWarning is how long before the token's exp a reload
+	// starts warning.
+	verifikExpiryWarning = 72 * time.Hour
+)
+
+// verifikOSes are the documented capture origins.
+var verifikOSes = []string{"DESKTOP", "IOS", "ANDROID"}
+
+// Verifik checks images with Verifik's liveness API (POST
+// /v2/face-recognition/liveness, Authorization: Bearer <JWT>, JSON
+// {"os", "image", "liveness_min_score", "collection_id"}). Verifik decides
+// itself: data.passed is liveness_score > min_score (strictly), min_score
+// being the liveness_min_score sent, 0.6 when none is.
+type Verifik struct {
+	// The API token (a JWT from Verifik's dashboard, valid 30 days), sent
+	// as "Authorization: Bearer <token>". Placeholders such as
+	// {env.VERIFIK_TOKEN} or {file./run/secrets/verifik} are resolved at
+	// provisioning; an empty result is a configuration error. An expired
+	// token makes every check fail with an auth error, logged at error
+	// level, until the token is renewed and the configuration reloaded.
+	Token string `json:"token,omitempty"`
+	// OS is the "os" sent, the origin of capture: DESKTOP, IOS, ANDROID,
+	// or auto (default), which derives it from the client's User-Agent:
+	// IOS for iPhone, iPad, iPod or iOS, ANDROID for Android, DESKTOP
+	// otherwise.
+	OS string `json:"os,omitempty"`
+	// CollectionID, when set, is sent as collection_id to associate the
+	// attempts with one of the account's collections.
+	CollectionID string `json:"collection_id,omitempty"`
+	// BaseURL replaces the origin of the production URL; the documented
+	// path (/v2/face-recognition/liveness) is appended. Default:
+	// https://api.verifik.co.
+	BaseURL string `json:"base_url,omitempty"`
+
+	token    string
+	tokenExp time.Time // zero when the token carries no exp
+	endpoint string
+	client   *http.Client
+}
+
+// CaddyModule returns the Caddy module information.
+func (Verifik) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  Namespace + ".verifik",
+		New: func() caddy.Module { return new(Verifik) },
+	}
+}
+
+// Provision resolves the token and builds the endpoint and HTTP client.
+func (v *Verifik) Provision(ctx caddy.Context) error {
+	if v.OS != "" && v.OS != "auto" && !verifikKnownOS(v.OS) {
+		return fmt.Errorf("verifik: os must be DESKTOP, IOS, ANDROID or auto, got %q", v.OS)
+	}
+	token, err := ResolveSecret("verifik: token", v.Token)
+	if err != nil {
+		return err
+	}
+	v.token = token
+	v.endpoint, err = Endpoint(verifikOrigin, v.BaseURL, verifikPath)
+	if err != nil {
+		return fmt.Errorf("verifik: %w", err)
+	}
+	v.tokenExp = verifikTokenExpiry(token)
+	v.warnExpiry(ctx, time.Now())
+	v.client = NewHTTPClient()
+	return nil
+}
+
+// verifikTokenExpiry reads the exp claim without verifying the token:
+// only Verifik can, and the date is used for warnings, never to refuse a
+// call. A token that is not a JWT simply has no known expiry.
+func verifikTokenExpiry(token string) time.Time {
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(token, claims); err != nil {
+		return time.Time{}
+	}
+	exp, err := claims.GetExpirationTime()
+	if err != nil || exp == nil {
+		return time.Time{}
+	}
+	return exp.Time
+}
+
+// warnExpiry tells the operator at reload time, rather than at the first
+// refused check, that the token needs renewing.
+func (v *Verifik) warnExpiry(ctx caddy.Context, now time.Time) {
+	switch {
+	case v.tokenExp.IsZero():
+	case !v.tokenExp.After(now):
+		ctx.Logger(v).Error("verifik token expired: every check will fail until it is renewed", zap.Time("exp", v.tokenExp))
+	case v.tokenExp.Sub(now) < verifikExpiryWarning:
+		ctx.Logger(v).Warn("verifik token expires soon: renew it", zap.Time("exp", v.tokenExp))
+	}
+}
+
+// UnmarshalCaddyfile sets up the vendor from Caddyfile tokens:
+//
+//	vendor verifik {
+//	    token         <jwt>
+//	    os            DESKTOP|IOS|ANDROID|auto
+//	    collection_id <id>
+//	    base_url      <url>
+//	}
+func (v *Verifik) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // vendor name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for d.NextBlock(0) {
+		opt := d.Val()
+		if seen[opt] {
+			return d.Errf("duplicate option %q", opt)
+		}
+		seen[opt] = true
+		var target *string
+		switch opt {
+		case "token":
+			target = &v.Token
+		case "os":
+			target = &v.OS
+		case "collection_id":
+			target = &v.CollectionID
+		case "base_url":
+			target = &v.BaseURL
+		default:
+			return d.Errf("unknown verifik option %q", opt)
+		}
+		if !d.AllArgs(target) {
+			return d.ArgErr()
+		}
+	}
+	return nil
+}
+
+// Name implements Vendor.
+func (v *Verifik) Name() string { return "verifik" }
+
+// Profile implements Vendor: besides the endpoint, the os, the threshold
+// and the collection sent can each change the answer.
+func (v *Verifik) Profile(req *Request) string {
+	if req == nil {
+		req = &Request{}
+	}
+	minScore := verifikDefaultMinScore
+	if req.Threshold != nil {
+		minScore = strconv.FormatFloat(*req.Threshold, 'g', -1, 64)
+	}
+	return fmt.Sprintf("verifik %s os=%s liveness_min_score=%s collection_id=%q",
+		v.endpoint, v.osFor(req.UserAgent), minScore, v.CollectionID)
+}
+
+// osFor returns the configured os, or the one the User-Agent suggests.
+func (v *Verifik) osFor(userAgent string) string {
+	if v.OS != "" && v.OS != "auto" {
+		return v.OS
+	}
+	// Case-sensitive tokens: "ios" in any case would match "Kiosk".
+	switch {
+	case strings.Contains(userAgent, "iPhone"), strings.Contains(userAgent, "iPad"),
+		strings.Contains(userAgent, "iPod"), strings.Contains(userAgent, "iOS"):
+		return "IOS"
+	case strings.Contains(userAgent, "Android"):
+		return "ANDROID"
+	}
+	return "DESKTOP"
+}
+
+func verifikKnownOS(os string) bool {
+	for _, o := range verifikOSes {
+		if os == o {
+			return true
+		}
+	}
+	return false
+}
+
+type verifikResponse struct {
+	ID   *string `json:"id"`
+	Data *struct {
+		Passed        *bool    `json:"passed"`
+		LivenessScore *float64 `json:"liveness_score"`
+	} `json:"data"`
+}
+
+// Check implements Vendor.
+func (v *Verifik) Check(ctx context.Context, req *Request) (Result, error) {
+	m := req.Media
+	if !strings.HasPrefix(m.MIME, "image/") {
+		return Result{}, v.err(KindUnsupported, 0, "verifik takes images only, not "+m.MIME, nil)
+	}
+	body, err := v.body(req)
+	if err != nil {
+		return Result{}, v.err(KindBadRequest, 0, "building request", err)
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, v.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return Result{}, v.err(KindBadRequest, 0, "building request", err)
+	}
+	hr.Header.Set("Authorization", "Bearer "+v.token)
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Accept", "application/json")
+
+	resp, raw, err := Do(v.client, hr)
+	if err != nil {
+		return Result{}, v.err(KindUnavailable, 0, "", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return Result{}, v.statusError(resp, raw)
+	}
+	var out verifikResponse
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return Result{}, v.err(KindUnavailable, resp.StatusCode, "malformed response", nil)
+	}
+	switch {
+	case out.ID == nil || *out.ID == "":
+		return Result{}, v.err(KindUnavailable, resp.StatusCode, "response without id", nil)
+	case out.Data == nil || out.Data.Passed == nil || out.Data.LivenessScore == nil:
+		return Result{}, v.err(KindUnavailable, resp.StatusCode, "response without data.passed and data.liveness_score", nil)
+	}
+	score := *out.Data.LivenessScore
+	if math.IsNaN(score) || score < 0 || score > 1 {
+		return Result{}, v.err(KindUnavailable, resp.StatusCode, "liveness_score outside [0,1]", nil)
+	}
+	return Result{
+		Class:     ClassFace,
+		Score:     score,
+		HasScore:  true,
+		Passed:    out.Data.Passed,
+		Reference: Sanitize(*out.ID),
+	}, nil
+}
+
+// body builds the JSON request with the image as raw standard base64,
+// encoded straight into the body rather than through json.Marshal, which
+// would copy the largest part of it twice.
+func (v *Verifik) body(req *Request) ([]byte, error) {
+	head := map[string]any{"os": v.osFor(req.UserAgent)}
+	if req.Threshold != nil {
+		head["liveness_min_score"] = *req.Threshold
+	}
+	if v.CollectionID != "" {
+		head["collection_id"] = v.CollectionID
+	}
+	h, err := json.Marshal(head)
+	if err != nil {
+		return nil, err
+	}
+	const imageKey, suffix = `,"image":"`, `"}`
+	h = h[:len(h)-1] // reopen the object
+	n := len(h) + len(imageKey) + base64.StdEncoding.EncodedLen(len(req.Data)) + len(suffix)
+	body := make([]byte, 0, n)
+	body = append(body, h...)
+	body = append(body, imageKey...)
+	body = base64.StdEncoding.AppendEncode(body, req.Data)
+	return append(body, suffix...), nil
+}
+
+// statusError refines StatusError with what Verifik documents of its
+// errors: an expired token is an auth error the operator alone can fix,
+// and 409 means this client sent an incomplete request.
+func (v *Verifik) statusError(resp *http.Response, raw []byte) *Error {
+	e := StatusError(v.Name(), resp, raw)
+	switch resp.StatusCode {
+	case http.StatusForbidden:
+		var b struct {
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(raw, &b) == nil && b.Message == "token_expired" {
+			e.Msg = "token expired: the operator must renew the Verifik token and reload the configuration"
+			if !v.tokenExp.IsZero() {
+				e.Msg += " (exp " + v.tokenExp.UTC().Format(time.RFC3339) + ")"
+			}
+		}
+	case http.StatusConflict:
+		e.Msg = "request refused as incomplete, a bug in this client: " + e.Msg
+	}
+	return e
+}
+
+func (v *Verifik) err(kind Kind, status int, msg string, err error) *Error {
+	return &Error{Vendor: v.Name(), Kind: kind, Status: status, Msg: msg, Err: err}
+}
+
+// Cleanup closes the idle connections of a configuration being unloaded.
+func (v *Verifik) Cleanup() error {
+	if v.client != nil {
+		v.client.CloseIdleConnections()
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ Vendor                = (*Verifik)(nil)
+	_ caddy.Provisioner     = (*Verifik)(nil)
+	_ caddy.CleanerUpper    = (*Verifik)(nil)
+	_ caddyfile.Unmarshaler = (*Verifik)(nil)
+)
