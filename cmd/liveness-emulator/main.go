@@ -2,11 +2,15 @@
 // vendortest over HTTP, for demos and for CI that cannot reach the
 // vendors, and writes sample images carrying emulator markers.
 //
-//	liveness-emulator [-listen 127.0.0.1:9780] [-spoofsense-key demo-key] [-echo 127.0.0.1:9781] [-allow-remote]
+//	liveness-emulator [-listen 127.0.0.1:9780] [-echo 127.0.0.1:9781] [-allow-remote]
+//	                  [-spoofsense-key demo-key] [-videosdk-key demo-key] [-videosdk-secret demo-secret]
+//	                  [-facia-client-id demo-client] [-facia-client-secret demo-secret] [-verifik-token demo-token]
 //	liveness-emulator sample [-png] [-size N] <marker> > image
 //
-// The SpoofSense key may also come from LIVENESS_EMULATOR_SPOOFSENSE_KEY;
-// the flag wins. -echo "" disables the echo upstream.
+// One address serves all four vendors on their documented paths. Each
+// credential may also come from the environment, e.g.
+// LIVENESS_EMULATOR_SPOOFSENSE_KEY; the flag wins. -echo "" disables the
+// echo upstream.
 package main
 
 import (

@@ -68,10 +68,12 @@ func TestSampleErrors(t *testing.T) {
 	}
 }
 
+type want struct{ listen, echo, spoofsenseKey string }
+
 func TestServeFlags(t *testing.T) {
 	env := func(v string) func(string) string {
 		return func(k string) string {
-			if k == keyEnv {
+			if k == credentialEnv("spoofsense-key") {
 				return v
 			}
 			return ""
@@ -81,22 +83,22 @@ func TestServeFlags(t *testing.T) {
 		args    []string
 		getenv  func(string) string
 		wantErr string
-		want    serveConfig
+		want    want
 	}{
-		{nil, noEnv, "", serveConfig{listen: "127.0.0.1:9780", echo: "127.0.0.1:9781", key: "demo-key"}},
-		{nil, env("from-env"), "", serveConfig{listen: "127.0.0.1:9780", echo: "127.0.0.1:9781", key: "from-env"}},
-		{[]string{"-spoofsense-key", "from-flag"}, env("from-env"), "", serveConfig{listen: "127.0.0.1:9780", echo: "127.0.0.1:9781", key: "from-flag"}},
-		{[]string{"-listen", "localhost:1", "-echo", "[::1]:2"}, noEnv, "", serveConfig{listen: "localhost:1", echo: "[::1]:2", key: "demo-key"}},
-		{[]string{"-echo", ""}, noEnv, "", serveConfig{listen: "127.0.0.1:9780", key: "demo-key"}},
-		{[]string{"-listen", "0.0.0.0:9780", "-allow-remote"}, noEnv, "", serveConfig{listen: "0.0.0.0:9780", echo: "127.0.0.1:9781", key: "demo-key"}},
-		{[]string{"-listen", "0.0.0.0:9780"}, noEnv, "-allow-remote", serveConfig{}},
-		{[]string{"-listen", ":9780"}, noEnv, "-allow-remote", serveConfig{}},
-		{[]string{"-echo", "192.168.1.2:80"}, noEnv, "-allow-remote", serveConfig{}},
-		{[]string{"-listen", "example.com:80"}, noEnv, "-allow-remote", serveConfig{}},
-		{[]string{"-listen", "nonsense"}, noEnv, "port", serveConfig{}},
-		{[]string{"-listen", ""}, noEnv, "-listen", serveConfig{}},
-		{[]string{"-spoofsense-key", ""}, noEnv, "empty", serveConfig{}},
-		{[]string{"extra"}, noEnv, "unexpected", serveConfig{}},
+		{nil, noEnv, "", want{"127.0.0.1:9780", "127.0.0.1:9781", "demo-key"}},
+		{nil, env("from-env"), "", want{"127.0.0.1:9780", "127.0.0.1:9781", "from-env"}},
+		{[]string{"-spoofsense-key", "from-flag"}, env("from-env"), "", want{"127.0.0.1:9780", "127.0.0.1:9781", "from-flag"}},
+		{[]string{"-listen", "localhost:1", "-echo", "[::1]:2"}, noEnv, "", want{"localhost:1", "[::1]:2", "demo-key"}},
+		{[]string{"-echo", ""}, noEnv, "", want{"127.0.0.1:9780", "", "demo-key"}},
+		{[]string{"-listen", "0.0.0.0:9780", "-allow-remote"}, noEnv, "", want{"0.0.0.0:9780", "127.0.0.1:9781", "demo-key"}},
+		{[]string{"-listen", "0.0.0.0:9780"}, noEnv, "-allow-remote", want{}},
+		{[]string{"-listen", ":9780"}, noEnv, "-allow-remote", want{}},
+		{[]string{"-echo", "192.168.1.2:80"}, noEnv, "-allow-remote", want{}},
+		{[]string{"-listen", "example.com:80"}, noEnv, "-allow-remote", want{}},
+		{[]string{"-listen", "nonsense"}, noEnv, "port", want{}},
+		{[]string{"-listen", ""}, noEnv, "-listen", want{}},
+		{[]string{"-spoofsense-key", ""}, noEnv, "empty", want{}},
+		{[]string{"extra"}, noEnv, "unexpected", want{}},
 	}
 	for _, tt := range tests {
 		cfg, err := parseServeFlags(tt.args, tt.getenv, io.Discard)
@@ -106,7 +108,8 @@ func TestServeFlags(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || cfg != tt.want {
+		got := want{cfg.listen, cfg.echo, cfg.creds["spoofsense-key"]}
+		if err != nil || got != tt.want || len(cfg.creds) != len(credentials) {
 			t.Errorf("%v: %+v, %v; want %+v", tt.args, cfg, err, tt.want)
 		}
 	}
@@ -132,7 +135,11 @@ func (b *lockedBuffer) String() string {
 
 func TestServe(t *testing.T) {
 	var logs lockedBuffer
-	em, err := start(serveConfig{listen: "127.0.0.1:0", echo: "127.0.0.1:0", key: "k-123"}, &logs)
+	cfg, err := parseServeFlags([]string{"-listen", "127.0.0.1:0", "-echo", "127.0.0.1:0", "-spoofsense-key", "k-123"}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	em, err := start(cfg, &logs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +149,7 @@ func TestServe(t *testing.T) {
 
 	img := vendortest.SampleJPEG("live")
 	body := `{"data":"` + base64.StdEncoding.EncodeToString(img) + `"}`
-	req, _ := http.NewRequest(http.MethodPost, "http://"+em.spoofsenseAddr.String()+"/prod/robust?secret=q", strings.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, "http://"+em.vendorsAddr.String()+"/prod/robust?secret=q", strings.NewReader(body))
 	req.Header.Set("x-api-key", "k-123")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -152,6 +159,24 @@ func TestServe(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(got), `"prob_real": 0.97`) {
 		t.Errorf("spoofsense: %d %s", resp.StatusCode, got)
+	}
+
+	// The other vendors answer on the same address, each on its own paths.
+	for path, wantStatus := range map[string]int{
+		"/request-access-token": 200, // FACIA, demo credentials
+		vendortest.VerifikPath:  401, // Verifik, no token
+		vendortest.VideoSDKPath: 401, // VideoSDK, no token
+		"/prod/unknown":         403, // SpoofSense's API Gateway answer
+	} {
+		body := `{"client_id":"demo-client","client_secret":"demo-secret"}`
+		resp, err := http.Post("http://"+em.vendorsAddr.String()+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != wantStatus {
+			t.Errorf("%s: %d, want %d", path, resp.StatusCode, wantStatus)
+		}
 	}
 
 	resp, err = http.Post("http://"+em.echoAddr.String()+"/up", "text/plain", strings.NewReader("hi"))
@@ -188,7 +213,7 @@ func TestRunStopsWithContext(t *testing.T) {
 	if err := run(ctx, []string{"-listen", "127.0.0.1:0", "-echo", ""}, noEnv, io.Discard, &stderr); err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	if !strings.Contains(stderr.String(), "spoofsense emulator on http://127.0.0.1:") {
+	if !strings.Contains(stderr.String(), "vendor emulators on http://127.0.0.1:") {
 		t.Errorf("stderr: %s", stderr.String())
 	}
 }

@@ -9,23 +9,42 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/caddy-liveness/caddy-liveness/vendors/vendortest"
 )
 
-const keyEnv = "LIVENESS_EMULATOR_SPOOFSENSE_KEY"
+// credentials are the emulators' accepted credentials: flag name, default.
+// Each may also come from the environment, LIVENESS_EMULATOR_ and the flag
+// name in upper case with _ for -; the flag wins.
+var credentials = []struct{ flag, def, usage string }{
+	{"spoofsense-key", "demo-key", "SpoofSense x-api-key"},
+	{"videosdk-key", "demo-key", "VideoSDK API key (the apikey claim)"},
+	{"videosdk-secret", "demo-secret", "VideoSDK API secret (signs the JWT)"},
+	{"facia-client-id", "demo-client", "FACIA client_id"},
+	{"facia-client-secret", "demo-secret", "FACIA client_secret"},
+	{"verifik-token", "demo-token", "Verifik bearer token"},
+}
+
+func credentialEnv(flag string) string {
+	return "LIVENESS_EMULATOR_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
 
 type serveConfig struct {
-	listen, echo, key string
+	listen, echo string
+	creds        map[string]string
 }
 
 func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
-	var cfg serveConfig
+	cfg := serveConfig{creds: map[string]string{}}
 	fs := flag.NewFlagSet("liveness-emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:9780", "`address` of the SpoofSense emulator")
-	fs.StringVar(&cfg.key, "spoofsense-key", "demo-key", "`key` the SpoofSense emulator accepts; without the flag, $"+keyEnv+" when set")
+	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:9780", "`address` of the vendor emulators (SpoofSense, VideoSDK, FACIA, Verifik on their documented paths)")
+	vals := map[string]*string{}
+	for _, c := range credentials {
+		vals[c.flag] = fs.String(c.flag, c.def, "`value` of the "+c.usage+"; without the flag, $"+credentialEnv(c.flag)+" when set")
+	}
 	fs.StringVar(&cfg.echo, "echo", "127.0.0.1:9781", "`address` of the echo upstream; empty disables it")
 	allowRemote := fs.Bool("allow-remote", false, "allow listening on non-loopback addresses")
 	fs.Usage = func() {
@@ -39,13 +58,17 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		fs.Usage()
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	keySet := false
-	fs.Visit(func(f *flag.Flag) { keySet = keySet || f.Name == "spoofsense-key" })
-	if env := getenv(keyEnv); !keySet && env != "" {
-		cfg.key = env
-	}
-	if cfg.key == "" {
-		return cfg, errors.New("-spoofsense-key is empty: the emulator would refuse every request")
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, c := range credentials {
+		v := *vals[c.flag]
+		if env := getenv(credentialEnv(c.flag)); !set[c.flag] && env != "" {
+			v = env
+		}
+		if v == "" {
+			return cfg, fmt.Errorf("-%s is empty: the emulator would refuse every request", c.flag)
+		}
+		cfg.creds[c.flag] = v
 	}
 	if cfg.listen == "" {
 		return cfg, errors.New("-listen is empty")
@@ -80,11 +103,11 @@ func checkLoopback(addr string) error {
 }
 
 type emulator struct {
-	spoofsense, echo *http.Server
-	spoofsenseAddr   net.Addr
-	echoAddr         net.Addr // nil without -echo
-	errc             chan error
-	log              *log.Logger
+	vendors, echo *http.Server
+	vendorsAddr   net.Addr
+	echoAddr      net.Addr // nil without -echo
+	errc          chan error
+	log           *log.Logger
 }
 
 // Bounds on what a long-running emulator remembers, since nobody reads
@@ -96,22 +119,39 @@ const (
 
 func start(cfg serveConfig, stderr io.Writer) (*emulator, error) {
 	logger := log.New(stderr, "", log.LstdFlags|log.Lmicroseconds)
-	ss := vendortest.NewSpoofSense(cfg.key)
+	ss := vendortest.NewSpoofSense(cfg.creds["spoofsense-key"])
 	ss.Keep = keepCalls
+	vs := vendortest.NewVideoSDK(cfg.creds["videosdk-key"], cfg.creds["videosdk-secret"])
+	vs.Keep = keepCalls
+	fa := vendortest.NewFACIA(cfg.creds["facia-client-id"], cfg.creds["facia-client-secret"])
+	fa.Keep = keepCalls
+	vf := vendortest.NewVerifik(cfg.creds["verifik-token"])
+	vf.Keep = keepCalls
+
+	// The vendors' documented paths do not overlap, so one address serves
+	// all four; each emulator answers its own unknown paths as its vendor.
+	mux := http.NewServeMux()
+	mux.Handle("/prod/", logRequests(logger, "spoofsense", ss))
+	mux.Handle("/ai/", logRequests(logger, "videosdk", vs))
+	for _, p := range []string{"/request-access-token", "/liveness", "/result"} {
+		mux.Handle(p, logRequests(logger, "facia", fa))
+	}
+	mux.Handle("/v2/", logRequests(logger, "verifik", vf))
 
 	em := &emulator{errc: make(chan error, 2), log: logger}
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return nil, err
 	}
-	em.spoofsenseAddr = ln.Addr()
-	em.spoofsense = em.serve(ln, logRequests(logger, "spoofsense", ss))
-	logger.Printf("spoofsense emulator on http://%s (POST %s, %s)", ln.Addr(), vendortest.SpoofSenseAntispoofing, vendortest.SpoofSenseRobust)
+	em.vendorsAddr = ln.Addr()
+	em.vendors = em.serve(ln, mux)
+	logger.Printf("vendor emulators on http://%s: spoofsense POST %s, %s; videosdk POST %s; facia POST /request-access-token, /liveness, /result; verifik POST %s",
+		ln.Addr(), vendortest.SpoofSenseAntispoofing, vendortest.SpoofSenseRobust, vendortest.VideoSDKPath, vendortest.VerifikPath)
 
 	if cfg.echo != "" {
 		ln, err := net.Listen("tcp", cfg.echo)
 		if err != nil {
-			em.spoofsense.Close()
+			em.vendors.Close()
 			return nil, err
 		}
 		em.echoAddr = ln.Addr()
@@ -143,7 +183,7 @@ func (em *emulator) wait(ctx context.Context) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for _, srv := range []*http.Server{em.spoofsense, em.echo} {
+	for _, srv := range []*http.Server{em.vendors, em.echo} {
 		if srv != nil && srv.Shutdown(sctx) != nil {
 			srv.Close()
 		}
