@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -313,11 +314,41 @@ func (x *extractor) medium(data []byte, where string) (medium, error) {
 // sniff returns the media type of data by its content (never trusting the
 // client's claim). MP4 is recognised by its ftyp box.
 func sniff(data []byte) string {
+	if isMP4(data) {
+		return "video/mp4"
+	}
 	mt := http.DetectContentType(data)
 	if i := strings.IndexByte(mt, ';'); i >= 0 {
 		mt = mt[:i]
 	}
 	return mt
+}
+
+// mp4Brands are the ftyp brands of MP4 files (ISO base media and MPEG-4).
+// The standard library's sniffer knows only brands starting "mp4", while
+// phones commonly write "isom" with other compatible brands. QuickTime
+// ("qt  ") is another format and is not among them.
+var mp4Brands = map[string]bool{
+	"isom": true, "iso2": true, "iso4": true, "iso5": true, "iso6": true,
+	"mp41": true, "mp42": true, "avc1": true, "dash": true, "M4V ": true, "MSNV": true,
+}
+
+// isMP4 reports whether data starts with an ftyp box whose major or a
+// compatible brand is an MP4 brand.
+func isMP4(data []byte) bool {
+	if len(data) < 16 || string(data[4:8]) != "ftyp" {
+		return false
+	}
+	size := int(binary.BigEndian.Uint32(data[:4]))
+	if size < 16 || size > len(data) || size%4 != 0 {
+		return false
+	}
+	for i := 8; i+4 <= size; i += 4 {
+		if i != 12 && mp4Brands[string(data[i:i+4])] { // bytes 12-15 are the minor version
+			return true
+		}
+	}
+	return false
 }
 
 var decodable = map[string]bool{

@@ -148,3 +148,29 @@ func TestInputErrorMessagesHoldNoClientText(t *testing.T) {
 		t.Fatalf("err %#v", err)
 	}
 }
+
+func TestSniffMP4Brands(t *testing.T) {
+	ftyp := func(brands string) []byte {
+		b := binary.BigEndian.AppendUint32(nil, uint32(8+len(brands)))
+		return append(append(b, "ftyp"...), brands...)
+	}
+	tests := map[string]string{
+		"isom\x00\x00\x02\x00isomiso2avc1mp41": "video/mp4",
+		"mp42\x00\x00\x00\x00mp42isom":         "video/mp4",
+		"isom\x00\x00\x02\x00":                 "video/mp4",
+		"qt  \x00\x00\x02\x00qt  ":             "application/octet-stream", // QuickTime is not MP4
+		"heic\x00\x00\x00\x00mif1heic":         "application/octet-stream",
+		"M4A \x00\x00\x00\x00M4A mp42":         "video/mp4", // audio-only MP4 still sniffs as MP4; the vendor decides
+	}
+	for brands, want := range tests {
+		if got := sniff(ftyp(brands)); got != want {
+			t.Errorf("%q: %s, want %s", brands, got, want)
+		}
+	}
+	if got := sniff(vendortest.SampleMP4("live")); got != "video/mp4" {
+		t.Errorf("SampleMP4 sniffs as %s", got)
+	}
+	if isMP4([]byte("\x00\x00\x10\x00ftypisom")) {
+		t.Error("a box larger than the data is not an MP4")
+	}
+}

@@ -24,9 +24,11 @@ import (
 const apiKey = "integration-key-5d1c"
 
 type env struct {
-	tester *caddytest.Tester
-	emu    *vendortest.SpoofSense
-	up     *vendortest.Echo
+	tester  *caddytest.Tester
+	emu     *vendortest.SpoofSense
+	facia   *vendortest.FACIA
+	verifik *vendortest.Verifik
+	up      *vendortest.Echo
 }
 
 func start(t *testing.T) *env {
@@ -38,6 +40,16 @@ func start(t *testing.T) *env {
 	up := &vendortest.Echo{}
 	upSrv := httptest.NewServer(up)
 	t.Cleanup(upSrv.Close)
+	facia := vendortest.NewFACIA("it-client", "it-secret")
+	facia.PendingPolls = 2
+	faciaSrv := httptest.NewServer(facia)
+	t.Cleanup(faciaSrv.Close)
+	verifik := vendortest.NewVerifik("it-token")
+	verifikSrv := httptest.NewServer(verifik)
+	t.Cleanup(verifikSrv.Close)
+	// A vendor that is down: nothing listens at its address any more.
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
 
 	// caddytest skips when Caddy cannot start; here that is a failure.
 	t.Cleanup(func() {
@@ -95,12 +107,42 @@ func start(t *testing.T) *env {
 			}
 			reverse_proxy %[2]s
 		}
+		route /video {
+			liveness {
+				vendor spoofsense {
+					api_key {env.LIVENESS_IT_KEY}
+					base_url %[1]s
+				}
+				vendor facia {
+					client_id it-client
+					client_secret it-secret
+					base_url %[3]s
+					poll_interval 10ms
+				}
+			}
+			reverse_proxy %[2]s
+		}
+		route /fallback {
+			liveness {
+				vendor videosdk {
+					api_key k
+					api_secret s
+					base_url %[5]s
+				}
+				vendor verifik {
+					token it-token
+					base_url %[4]s
+				}
+				retries 0
+			}
+			reverse_proxy %[2]s
+		}
 		handle_errors {
 			header Content-Type application/json
 			respond `+"`"+`{"error": "{err.message}", "status": {err.status_code}, "id": "{err.id}"}`+"`"+`
 		}
-	}`, emuSrv.URL, strings.TrimPrefix(upSrv.URL, "http://")), "caddyfile")
-	return &env{tester: tester, emu: emu, up: up}
+	}`, emuSrv.URL, strings.TrimPrefix(upSrv.URL, "http://"), faciaSrv.URL, verifikSrv.URL, dead.URL), "caddyfile")
+	return &env{tester: tester, emu: emu, facia: facia, verifik: verifik, up: up}
 }
 
 func multipartUpload(t *testing.T, img []byte) (string, []byte) {
@@ -203,6 +245,7 @@ func TestLiveness(t *testing.T) {
 		{"not an image is 415", "/raw", "image/png", []byte("this is not a png"), 415},
 		{"no face is 422", "/upload", "image/jpeg", vendortest.SampleJPEG("no_face"), 422},
 		{"vendor down is 503", "/upload", "image/jpeg", vendortest.SampleJPEG("status=503"), 503},
+		{"video to an image-only vendor is 415", "/upload", "application/octet-stream", vendortest.SampleMP4("live"), 415},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e.up.Reset()
@@ -245,6 +288,63 @@ func TestLiveness(t *testing.T) {
 		}
 		if !bytes.Equal(got.Body, body) {
 			t.Fatal("body altered")
+		}
+	})
+
+	t.Run("a video goes to FACIA, which takes video, and polls to a verdict", func(t *testing.T) {
+		for _, tc := range []struct {
+			marker, verdict string
+			status          int
+		}{{"live", "live", 200}, {"spoof", "spoof", 403}} {
+			video := vendortest.SampleMP4(tc.marker)
+			ct, body := multipartUpload(t, video)
+			e.up.Reset()
+			ssCalls := e.emu.CallCount()
+			resp, _ := e.post(t, "/video", ct, body)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("%s: status %d, want %d", tc.marker, resp.StatusCode, tc.status)
+			}
+			if e.emu.CallCount() != ssCalls {
+				t.Fatal("the video was sent to SpoofSense, which takes images only")
+			}
+			if tc.status != 200 {
+				continue
+			}
+			got := e.up.Requests()[0]
+			if got.Header.Get("X-Liveness-Vendor") != "facia" || got.Header.Get("X-Liveness-Verdict") != tc.verdict ||
+				got.Header.Get("X-Liveness-Reference") == "" || !bytes.Equal(got.Body, body) {
+				t.Fatalf("upstream headers %v", got.Header)
+			}
+		}
+		var sawVideo bool
+		for _, c := range e.facia.Calls() {
+			sawVideo = sawVideo || (c.Path == "/liveness" && c.Fields["file_type"] == "video")
+		}
+		if !sawVideo {
+			t.Fatal("FACIA never got file_type=video")
+		}
+	})
+
+	t.Run("an image falls back from a dead vendor to the next", func(t *testing.T) {
+		img := vendortest.SampleJPEG("live")
+		ct, body := multipartUpload(t, img)
+		e.up.Reset()
+		resp, _ := e.post(t, "/fallback", ct, body, "User-Agent", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)")
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		got := e.up.Requests()[0]
+		if got.Header.Get("X-Liveness-Vendor") != "verifik" || got.Header.Get("X-Liveness-Reference") == "" {
+			t.Fatalf("upstream headers %v", got.Header)
+		}
+		calls := e.verifik.Calls()
+		if len(calls) != 1 || calls[0].OS != "IOS" {
+			t.Fatalf("verifik calls %+v", calls)
+		}
+		// A spoof from the fallback vendor is final.
+		ct, body = multipartUpload(t, vendortest.SampleJPEG("spoof"))
+		if resp, _ := e.post(t, "/fallback", ct, body); resp.StatusCode != 403 {
+			t.Fatalf("spoof via fallback: %d", resp.StatusCode)
 		}
 	})
 

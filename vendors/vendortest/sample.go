@@ -98,3 +98,19 @@ func SamplePNG(marker string) []byte {
 	out = binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(chunk))
 	return append(out, base[afterIHDR:]...)
 }
+
+// SampleMP4 returns the start of an MP4 file carrying marker: an ftyp box
+// (brand isom, compatible isom and mp41), a free box with the marker and
+// an empty mdat box. It sniffs as video/mp4; no emulator plays it.
+func SampleMP4(marker string) []byte {
+	if err := CheckMarker(marker); err != nil {
+		panic("vendortest: " + err.Error())
+	}
+	box := func(typ string, payload []byte) []byte {
+		b := binary.BigEndian.AppendUint32(nil, uint32(8+len(payload)))
+		return append(append(b, typ...), payload...)
+	}
+	out := box("ftyp", []byte("isom\x00\x00\x02\x00isommp41"))
+	out = append(out, box("free", []byte(MarkerPrefix+marker+"\n"))...)
+	return append(out, box("mdat", nil)...)
+}
