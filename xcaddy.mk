@@ -4,6 +4,7 @@
 #          loopback, and runs examples/Caddyfile on http://localhost:8080
 #   test   everything CI runs: gofmt, go vet, go test -race, fuzz targets
 #          for FUZZTIME each, build smoke test
+#   soak   load and fault test: real Caddy, faulty emulator, hashing upstream
 #   fuzz   every fuzz target for FUZZTIME (make -f xcaddy.mk fuzz FUZZTIME=10m)
 
 CADDY_VERSION ?= v2.11.9
@@ -13,7 +14,7 @@ UPSTREAM_ADDR ?= 127.0.0.1:9781
 GO            ?= go
 FUZZTIME      ?= 10s
 
-.PHONY: build run test fmt-check vet unit fuzz smoke emulator
+.PHONY: build run test fmt-check vet unit fuzz soak smoke emulator
 
 build:
 	$(GO) tool xcaddy build $(CADDY_VERSION) --with $(MODULE)@v0.0.0=. --output ./caddy
@@ -46,6 +47,11 @@ fuzz:
 			$(GO) test -run '^$$' -fuzz "^$$n$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f) > .fuzz.log 2>&1 || { cat .fuzz.log; exit 1; }; \
 		done; \
 	done; rm -f .fuzz.log
+
+# Thousands of uploads through the built Caddy; SOAK_REQUESTS,
+# SOAK_CONCURRENCY and SOAK_UNIQUE_IMAGES change the load.
+soak: build
+	$(GO) test -tags soak -run TestSoak -v -count=1 -timeout 20m ./soak
 
 # The built binary must carry the handler and the vendor modules.
 smoke: build

@@ -12,8 +12,12 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime"
+	"runtime/pprof"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 
@@ -25,10 +29,12 @@ const apiKey = "integration-key-5d1c"
 
 type env struct {
 	tester  *caddytest.Tester
+	config  func(shadowExtra string) string // the Caddyfile, with a line added to the /shadow handler
 	emu     *vendortest.SpoofSense
 	facia   *vendortest.FACIA
 	verifik *vendortest.Verifik
 	up      *vendortest.Echo
+	upSrv   *httptest.Server
 }
 
 func start(t *testing.T) *env {
@@ -58,7 +64,8 @@ func start(t *testing.T) *env {
 		}
 	})
 	tester := caddytest.NewTester(t)
-	tester.InitServer(fmt.Sprintf(`
+	config := func(shadowExtra string) string {
+		return fmt.Sprintf(`
 	{
 		skip_install_trust
 		admin localhost:2999
@@ -94,6 +101,7 @@ func start(t *testing.T) *env {
 					base_url %[1]s
 				}
 				mode shadow
+				%[6]s
 			}
 			reverse_proxy %[2]s
 		}
@@ -141,8 +149,10 @@ func start(t *testing.T) *env {
 			header Content-Type application/json
 			respond `+"`"+`{"error": "{err.message}", "status": {err.status_code}, "id": "{err.id}"}`+"`"+`
 		}
-	}`, emuSrv.URL, strings.TrimPrefix(upSrv.URL, "http://"), faciaSrv.URL, verifikSrv.URL, dead.URL), "caddyfile")
-	return &env{tester: tester, emu: emu, facia: facia, verifik: verifik, up: up}
+	}`, emuSrv.URL, strings.TrimPrefix(upSrv.URL, "http://"), faciaSrv.URL, verifikSrv.URL, dead.URL, shadowExtra)
+	}
+	tester.InitServer(config(""), "caddyfile")
+	return &env{tester: tester, config: config, emu: emu, facia: facia, verifik: verifik, up: up, upSrv: upSrv}
 }
 
 func multipartUpload(t *testing.T, img []byte) (string, []byte) {
@@ -346,6 +356,60 @@ func TestLiveness(t *testing.T) {
 		if resp, _ := e.post(t, "/fallback", ct, body); resp.StatusCode != 403 {
 			t.Fatalf("spoof via fallback: %d", resp.StatusCode)
 		}
+	})
+
+	t.Run("reloads keep an unchanged handler's cache and leak no goroutines", func(t *testing.T) {
+		img := vendortest.SampleJPEG("score=0.88")
+		upload := func() *vendortest.EchoRequest {
+			ct, body := multipartUpload(t, img)
+			e.up.Reset()
+			if resp, _ := e.post(t, "/upload", ct, body); resp.StatusCode != 200 {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			r := e.up.Requests()[0]
+			return &r
+		}
+		upload()
+		settle := func() int {
+			e.tester.Client.CloseIdleConnections()
+			// reverse_proxy keeps idle connections of unloaded configurations
+			// until they time out; that is Caddy's, not this module's.
+			e.upSrv.CloseClientConnections()
+			runtime.GC()
+			return runtime.NumGoroutine()
+		}
+		calls := e.emu.CallCount()
+		reload := func(i int) {
+			// Another handler gets a new cache each time (and so a new janitor
+			// that must end with its configuration); /upload's is unchanged.
+			e.tester.InitServer(e.config(fmt.Sprintf("cache {\n ttl %dh\n }", i+1)), "caddyfile")
+			if got := upload(); got.Header.Get("X-Liveness-Cache") != "hit" {
+				t.Fatalf("reload %d dropped the cache: Cache %q", i, got.Header.Get("X-Liveness-Cache"))
+			}
+		}
+		// Two reloads first, so that the connection pools of a reloaded
+		// configuration are in the count; then growth over ten more is a leak.
+		reload(0)
+		reload(1)
+		before := settle()
+		for i := range 10 {
+			reload(i + 2)
+		}
+		if e.emu.CallCount() != calls {
+			t.Fatalf("%d vendor calls after reloads, want none", e.emu.CallCount()-calls)
+		}
+		// Servers of old configurations end asynchronously; give them a
+		// moment, then compare.
+		after := settle()
+		for deadline := time.Now().Add(3 * time.Second); after > before+2 && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond)
+			after = settle()
+		}
+		if after > before+2 {
+			pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
+			t.Fatalf("goroutines %d before ten reloads, %d after", before, after)
+		}
+		t.Logf("goroutines %d before ten reloads, %d after", before, after)
 	})
 
 	t.Run("the secret stays a placeholder in /config/", func(t *testing.T) {
