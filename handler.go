@@ -131,7 +131,9 @@ func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32
 		res, hit := h.state.cache.get(key)
 		var err error
 		if !hit {
-			res, err = h.call(ctx, h.guards[i], key, req)
+			vctx, cancel := budget(ctx, len(h.vendors)-i)
+			res, err = h.call(vctx, h.guards[i], key, req)
+			cancel()
 		}
 		if err == nil {
 			o = decide(res, h.Threshold)
@@ -146,6 +148,17 @@ func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32
 	}
 	o.sums = []string{fmt.Sprintf("%x", sum)}
 	return o
+}
+
+// budget gives a vendor its share of what is left of the deadline when
+// left vendors (itself included) may still have to be asked, so that a
+// vendor that hangs leaves time for the fallback.
+func budget(ctx context.Context, left int) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok || left <= 1 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, time.Now().Add(time.Until(deadline)/time.Duration(left)))
 }
 
 // call asks v about req once for all concurrent requests with the same

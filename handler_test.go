@@ -9,6 +9,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-liveness/caddy-liveness/vendors"
 	"github.com/caddy-liveness/caddy-liveness/vendors/vendortest"
@@ -365,6 +368,24 @@ func TestFallbackOnVendorError(t *testing.T) {
 	ct, body = multipartBody(t, "selfie", vendortest.SampleJPEG("score=0.1"))
 	if err, _ := serve(h, post(ct, body), &upstream{}); statusOf(err) != 403 || second.calls.Load() != 0 {
 		t.Fatalf("spoof from the primary fell back: %v, second calls %d", err, second.calls.Load())
+	}
+}
+
+// A vendor that hangs gets its share of the timeout, not all of it: the
+// fallback still answers in time.
+func TestFallbackAfterAHang(t *testing.T) {
+	hung := newFake("hung")
+	hung.gate = make(chan struct{}) // never opens
+	second := newFake("second")
+	h, _ := testHandler(t, func(h *Handler) { h.Timeout = caddy.Duration(time.Second) }, hung, second)
+	ct, body := multipartBody(t, "selfie", liveJPEG)
+	up := &upstream{}
+	err, repl := serve(h, post(ct, body), up)
+	if err != nil || up.calls != 1 {
+		t.Fatalf("err %v, upstream calls %d", err, up.calls)
+	}
+	if v, _ := repl.GetString("http.liveness.vendor"); v != "second" || hung.calls.Load() != 1 {
+		t.Fatalf("vendor %q, hung vendor calls %d", v, hung.calls.Load())
 	}
 }
 

@@ -95,3 +95,16 @@ func TestDenialStatuses(t *testing.T) {
 		t.Errorf("spoof under allow policies: %d", got)
 	}
 }
+
+func TestVetoStandsAgainstThreshold(t *testing.T) {
+	no := false
+	low := 0.1
+	r := vendors.Result{Class: vendors.ClassFace, Score: 0.99, HasScore: true, Passed: &no, Veto: true}
+	if decide(r, &low).verdict != VerdictSpoof || decide(r, nil).verdict != VerdictSpoof {
+		t.Fatal("a threshold overturned a vendor's veto")
+	}
+	r.Veto = false
+	if decide(r, &low).verdict != VerdictLive {
+		t.Fatal("without a veto the threshold decides from the score")
+	}
+}

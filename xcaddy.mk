@@ -1,6 +1,6 @@
 # Build, run and test caddy-liveness. Usage: make -f xcaddy.mk <target>
 #   build  writes ./caddy (Caddy with this module) with the xcaddy pinned in go.mod
-#   run    builds, starts the SpoofSense emulator and a demo upstream on
+#   run    builds, starts the vendor emulators and a demo upstream on
 #          loopback, and runs examples/Caddyfile on http://localhost:8080
 #   test   everything CI runs: gofmt, go vet, go test -race, fuzz targets
 #          for FUZZTIME each, build smoke test

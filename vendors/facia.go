@@ -460,6 +460,8 @@ func (f *FACIA) result(ctx context.Context, ref string) (Result, error) {
 			r.Passed = nil
 			return r, nil
 		}
+		// An attack decline stands whatever the deepfake score says.
+		r.Veto = true
 	default:
 		return Result{}, f.err(KindUnavailable, resp.StatusCode, "malformed /result response: status "+strconv.FormatFloat(status, 'g', -1, 64), nil)
 	}

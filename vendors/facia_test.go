@@ -245,8 +245,9 @@ func TestFACIADecisions(t *testing.T) {
 				if got := r.Live(nil); got != *tt.passed {
 					t.Errorf("without a threshold: live %v, want FACIA's %v", got, *tt.passed)
 				}
-				if got := r.Live(new(0.5)); got != (want > 0.5) {
-					t.Errorf("threshold 0.5: live %v for score %v", got, want)
+				// A threshold re-decides a pass from the score; a decline stands.
+				if got := r.Live(new(0.5)); got != (*tt.passed && want > 0.5) {
+					t.Errorf("threshold 0.5: live %v for score %v, FACIA passed %v", got, want, *tt.passed)
 				}
 			})
 		}

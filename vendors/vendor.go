@@ -63,6 +63,10 @@ type Result struct {
 	HasScore bool `json:"has_score,omitempty"`
 	// Passed is the vendor's own decision, where the vendor makes one.
 	Passed *bool `json:"passed,omitempty"`
+	// Veto marks a vendor's refusal that no threshold may overturn (FACIA
+	// declining an attack): a threshold can make the decision stricter
+	// than the vendor's, never more lenient.
+	Veto bool `json:"veto,omitempty"`
 	// DefaultThreshold applies to Score when the operator set no threshold
 	// and the vendor made no decision of its own (SpoofSense).
 	DefaultThreshold float64 `json:"default_threshold,omitempty"`
@@ -72,12 +76,12 @@ type Result struct {
 	Reference string `json:"reference,omitempty"`
 }
 
-// Live decides the result: with a threshold (operator's), the score decides
-// where there is one; otherwise the vendor's own decision stands; otherwise
+// Live decides the result: a veto stands; with a threshold (operator's),
+// the score decides where there is one; otherwise the vendor's own decision stands; otherwise
 // the score is compared with the vendor's default threshold. A score equal
 // to the threshold is not live (the vendors document "above").
 func (r Result) Live(threshold *float64) bool {
-	if r.Class != ClassFace {
+	if r.Class != ClassFace || r.Veto {
 		return false
 	}
 	if threshold != nil && r.HasScore {
