@@ -306,3 +306,19 @@ func (h *Handler) log(r *http.Request, o outcome, status int, herr error, size i
 	fields = append(fields, zap.String("method", r.Method), zap.String("uri", r.RequestURI))
 	ce.Write(fields...)
 }
+
+// checkFile runs one file through the vendor chain as ServeHTTP does for
+// one medium: sniffing and limits, cache, vendors, decision. The check
+// command uses it.
+func (h *Handler) checkFile(ctx context.Context, data []byte) outcome {
+	m, err := h.x.medium(data, "file")
+	if err != nil {
+		var ie *inputError
+		errors.As(err, &ie)
+		return outcome{verdict: VerdictError, reason: ie.reason, input: ie}
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(h.Timeout))
+	defer cancel()
+	req := &vendors.Request{Media: m.Media, Threshold: h.Threshold}
+	return h.checkMedium(ctx, req, m.sum)
+}

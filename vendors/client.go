@@ -1,6 +1,7 @@
 package vendors
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -81,7 +82,23 @@ func Do(c *http.Client, req *http.Request) (*http.Response, []byte, error) {
 	if len(raw) > maxResponse {
 		return nil, nil, fmt.Errorf("response over %d bytes", maxResponse)
 	}
+	if rec, ok := req.Context().Value(rawKey{}).(RawRecorder); ok {
+		rec(req.URL.Path, resp.StatusCode, raw)
+	}
 	return resp, raw, nil
+}
+
+// RawRecorder receives every answer a vendor gives within a context, as
+// read: path, status, body. Bodies hold tokens and proof links; whoever
+// records them redacts before showing them.
+type RawRecorder func(path string, status int, body []byte)
+
+type rawKey struct{}
+
+// WithRawRecorder returns a context whose vendor calls report their raw
+// answers to rec (the liveness check command prints them).
+func WithRawRecorder(ctx context.Context, rec RawRecorder) context.Context {
+	return context.WithValue(ctx, rawKey{}, rec)
 }
 
 // StatusError maps a non-success HTTP status to a typed vendor error.
