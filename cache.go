@@ -17,9 +17,10 @@ func cacheKey(profile string, sum [32]byte) string {
 	return profile + "\x00" + string(sum[:])
 }
 
-// verdictCache holds vendor results (never images, never errors) for ttl,
-// with a hard bound of max entries: past it the oldest insertion goes.
-type verdictCache struct {
+// boundedCache is go-cache with a hard bound of max entries: past it the
+// oldest insertion goes. It holds vendor results (never images, never
+// errors) and, in a second one, image sightings.
+type boundedCache struct {
 	ttl time.Duration
 	c   *gocache.Cache
 
@@ -31,8 +32,8 @@ type verdictCache struct {
 	done chan struct{}
 }
 
-func newVerdictCache(ttl time.Duration, max int) *verdictCache {
-	vc := &verdictCache{
+func newBoundedCache(ttl time.Duration, max int) *boundedCache {
+	vc := &boundedCache{
 		ttl:  ttl,
 		c:    gocache.New(ttl, 0), // no janitor of go-cache's: ours stops on Destruct
 		ring: make([]string, max),
@@ -45,7 +46,7 @@ func newVerdictCache(ttl time.Duration, max int) *verdictCache {
 
 // janitor drops expired entries so that their memory goes before the ring
 // comes round to them.
-func (vc *verdictCache) janitor(every time.Duration) {
+func (vc *boundedCache) janitor(every time.Duration) {
 	defer close(vc.done)
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -59,7 +60,7 @@ func (vc *verdictCache) janitor(every time.Duration) {
 	}
 }
 
-func (vc *verdictCache) get(key string) (vendors.Result, bool) {
+func (vc *boundedCache) get(key string) (vendors.Result, bool) {
 	v, ok := vc.c.Get(key)
 	if !ok {
 		return vendors.Result{}, false
@@ -67,9 +68,35 @@ func (vc *verdictCache) get(key string) (vendors.Result, bool) {
 	return v.(vendors.Result), true
 }
 
-func (vc *verdictCache) set(key string, r vendors.Result) {
+func (vc *boundedCache) set(key string, r vendors.Result) {
 	vc.mu.Lock()
 	defer vc.mu.Unlock()
+	vc.setLocked(key, r)
+}
+
+// sighting is what is known of an image seen before.
+type sighting struct {
+	first time.Time
+	count int
+}
+
+// sight records one more sighting of key at now and returns the record,
+// the new one included. The TTL counts from the first sighting.
+func (vc *boundedCache) sight(key string, now time.Time) sighting {
+	vc.mu.Lock()
+	defer vc.mu.Unlock()
+	if v, exp, ok := vc.c.GetWithExpiration(key); ok {
+		s := v.(sighting)
+		s.count++
+		vc.c.Set(key, s, time.Until(exp))
+		return s
+	}
+	s := sighting{first: now, count: 1}
+	vc.setLocked(key, s)
+	return s
+}
+
+func (vc *boundedCache) setLocked(key string, v any) {
 	if _, ok := vc.c.Get(key); !ok {
 		// Every key enters the ring once per insertion and leaves go-cache
 		// when its slot is reused, so go-cache never holds more keys than
@@ -80,22 +107,29 @@ func (vc *verdictCache) set(key string, r vendors.Result) {
 		vc.ring[vc.next] = key
 		vc.next = (vc.next + 1) % len(vc.ring)
 	}
-	vc.c.Set(key, r, vc.ttl)
+	vc.c.Set(key, v, vc.ttl)
 }
 
-func (vc *verdictCache) len() int { return vc.c.ItemCount() }
+func (vc *boundedCache) len() int { return vc.c.ItemCount() }
 
 // state is what survives a config reload when the cache-relevant part of
 // the configuration is unchanged: the cache and the in-flight calls.
 type state struct {
-	cache *verdictCache
+	cache *boundedCache // vendor results
+	seen  *boundedCache // image sightings, for duplicate detection
 	calls singleflight.Group
 }
 
 // Destruct implements caddy.Destructor: the usage pool calls it when the
 // last configuration using this state is unloaded.
 func (s *state) Destruct() error {
-	close(s.cache.stop)
-	<-s.cache.done
+	for _, c := range []*boundedCache{s.cache, s.seen} {
+		close(c.stop)
+		<-c.done
+	}
 	return nil
+}
+
+func newState(ttl time.Duration, entries int) *state {
+	return &state{cache: newBoundedCache(ttl, entries), seen: newBoundedCache(ttl, entries)}
 }

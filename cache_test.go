@@ -9,8 +9,9 @@ import (
 )
 
 func TestCacheHardBound(t *testing.T) {
-	vc := newVerdictCache(time.Hour, 3)
-	defer (&state{cache: vc}).Destruct()
+	st := newState(time.Hour, 3)
+	defer st.Destruct()
+	vc := st.cache
 	key := func(i int) string { return cacheKey("v", [32]byte{byte(i)}) }
 	for i := range 10 {
 		vc.set(key(i), vendors.Result{Class: vendors.ClassFace, Score: float64(i) / 10})
@@ -36,8 +37,9 @@ func TestCacheHardBound(t *testing.T) {
 }
 
 func TestCacheTTL(t *testing.T) {
-	vc := newVerdictCache(90*time.Minute, 10)
-	defer (&state{cache: vc}).Destruct()
+	st := newState(90*time.Minute, 10)
+	defer st.Destruct()
+	vc := st.cache
 	k := cacheKey("v", [32]byte{1})
 	vc.set(k, vendors.Result{Class: vendors.ClassFace})
 	item, ok := vc.c.Items()[k]
@@ -97,5 +99,25 @@ func TestPoolKeepsCacheAcrossReload(t *testing.T) {
 	case <-next.state.cache.done:
 	default:
 		t.Fatal("the last user's cleanup left the janitor running")
+	}
+}
+
+func TestSightings(t *testing.T) {
+	st := newState(time.Hour, 2)
+	defer st.Destruct()
+	t0 := time.Now()
+	if s := st.seen.sight("a", t0); s.count != 1 || !s.first.Equal(t0) {
+		t.Fatalf("first sighting %+v", s)
+	}
+	if s := st.seen.sight("a", t0.Add(time.Minute)); s.count != 2 || !s.first.Equal(t0) {
+		t.Fatalf("second sighting %+v: the first-seen time must stay", s)
+	}
+	st.seen.sight("b", t0)
+	st.seen.sight("c", t0) // evicts a, the oldest
+	if s := st.seen.sight("a", t0); s.count != 1 {
+		t.Fatalf("evicted sighting kept its count: %+v", s)
+	}
+	if st.seen.len() > 2 {
+		t.Fatalf("%d sightings, bound 2", st.seen.len())
 	}
 }

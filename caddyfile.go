@@ -174,6 +174,15 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("retries must be a whole number, 0 or more, got %q", val)
 			}
 			h.Retries = &n
+		case "on_duplicate":
+			h.OnDuplicate, err = val, oneOf(opt, val, duplicatePolicies...)
+		case "duplicate_window":
+			var dur time.Duration
+			dur, err = caddy.ParseDuration(val)
+			if err == nil && dur < 0 {
+				return d.Errf("duplicate_window must not be negative, got %s", val)
+			}
+			h.DuplicateWindow = caddy.Duration(dur)
 		case "max_concurrent":
 			h.MaxConcurrent, err = strconv.Atoi(val)
 			if err == nil && h.MaxConcurrent <= 0 {

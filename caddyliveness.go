@@ -27,12 +27,13 @@ func init() {
 
 // Defaults.
 const (
-	DefaultMaxSize      = 10 << 20 // 10 MiB
-	DefaultMaxPixels    = 40_000_000
-	DefaultTimeout      = 10 * time.Second
-	DefaultCacheTTL     = 24 * time.Hour
-	DefaultCacheEntries = 100_000
-	DefaultHeaderPrefix = "X-Liveness-"
+	DefaultMaxSize         = 10 << 20 // 10 MiB
+	DefaultMaxPixels       = 40_000_000
+	DefaultTimeout         = 10 * time.Second
+	DefaultCacheTTL        = 24 * time.Hour
+	DefaultCacheEntries    = 100_000
+	DefaultHeaderPrefix    = "X-Liveness-"
+	DefaultDuplicateWindow = time.Minute
 )
 
 // pool holds each configuration's cache and in-flight calls, keyed by the
@@ -101,8 +102,19 @@ type Handler struct {
 	// within their timeout, then follow on_error. Default 64.
 	MaxConcurrent int `json:"max_concurrent,omitempty"`
 
+	// What to do with an image seen before (byte-identical, within the
+	// cache TTL): "allow" (default; counted in metrics and the
+	// {http.liveness.duplicate} placeholder), "annotate" (adds
+	// <prefix>Duplicate: <count>) or "deny" (403, reason duplicate).
+	OnDuplicate string `json:"on_duplicate,omitempty"`
+
+	// Repeats within this time of the first sighting count as the first
+	// (a client retrying), not as duplicates. Default 1m.
+	DuplicateWindow caddy.Duration `json:"duplicate_window,omitempty"`
+
 	vendors []vendors.Vendor
-	guards  []*guard // one per vendor, same order
+	guards  []*guard         // one per vendor, same order
+	now     func() time.Time // the clock of duplicate windows; tests set it
 	x       extractor
 	state   *state
 	poolKey string
@@ -133,6 +145,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.x = extractor{sources: h.Sources, maxPixels: h.MaxPixels}
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("liveness: metrics: %w", err)
+	}
 
 	// The key is taken before LoadModule, which clears VendorsRaw.
 	keySrc, err := json.Marshal([]any{h.VendorsRaw, h.Cache})
@@ -160,7 +175,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 	ttl, entries := time.Duration(h.Cache.TTL), h.Cache.MaxEntries
 	st, _, err := pool.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return &state{cache: newVerdictCache(ttl, entries)}, nil
+		return newState(ttl, entries), nil
 	})
 	if err != nil {
 		return err
@@ -171,6 +186,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 // setDefaults fills in every option left unset.
 func (h *Handler) setDefaults() {
+	h.now = time.Now
 	if h.Mode == "" {
 		h.Mode = "enforce"
 	}
@@ -216,12 +232,21 @@ func (h *Handler) setDefaults() {
 	if h.MaxConcurrent == 0 {
 		h.MaxConcurrent = DefaultMaxConcurrent
 	}
+	if h.OnDuplicate == "" {
+		h.OnDuplicate = "allow"
+	}
+	if h.DuplicateWindow == 0 {
+		h.DuplicateWindow = caddy.Duration(DefaultDuplicateWindow)
+	}
 	h.HeaderPrefix = textproto.CanonicalMIMEHeaderKey(h.HeaderPrefix)
 }
 
 // validate checks the configuration; Provision calls it after defaults.
 func (h *Handler) validate() error {
 	if err := oneOf("mode", h.Mode, modes...); err != nil {
+		return fmt.Errorf("liveness: %w", err)
+	}
+	if err := oneOf("on_duplicate", h.OnDuplicate, duplicatePolicies...); err != nil {
 		return fmt.Errorf("liveness: %w", err)
 	}
 	for _, p := range []struct{ name, val string }{{"on_error", h.OnError}, {"on_no_face", h.OnNoFace}, {"on_missing", h.OnMissing}} {
@@ -235,7 +260,7 @@ func (h *Handler) validate() error {
 		}
 	}
 	if h.MaxSize < 0 || h.MaxPixels < 0 || h.Timeout < 0 || h.Cache.TTL < 0 || h.Cache.MaxEntries < 0 ||
-		*h.Retries < 0 || h.Breaker.Failures < 0 || h.Breaker.Cooldown < 0 || h.MaxConcurrent < 0 {
+		*h.Retries < 0 || h.Breaker.Failures < 0 || h.Breaker.Cooldown < 0 || h.MaxConcurrent < 0 || h.DuplicateWindow < 0 {
 		return fmt.Errorf("liveness: sizes, durations, counts and limits must not be negative")
 	}
 	for _, s := range h.Sources {
@@ -247,8 +272,9 @@ func (h *Handler) validate() error {
 }
 
 var (
-	modes    = []string{"enforce", "annotate", "shadow"}
-	policies = []string{"deny", "allow"}
+	modes             = []string{"enforce", "annotate", "shadow"}
+	policies          = []string{"deny", "allow"}
+	duplicatePolicies = []string{"allow", "annotate", "deny"}
 )
 
 func oneOf(name, val string, allowed ...string) error {

@@ -41,13 +41,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if repl != nil {
 		o.setPlaceholders(repl)
 	}
+	metrics.checks.WithLabelValues(labelOr(o.vendor, "none"), labelOr(string(o.verdict), "missing")).Inc()
 	h.log(r, o, status, herr, len(body), time.Since(start))
 	if herr != nil {
 		return herr
 	}
 
 	if h.Mode != "shadow" {
-		o.setHeaders(r.Header, h.HeaderPrefix)
+		o.setHeaders(r.Header, h.HeaderPrefix, h.OnDuplicate != "allow")
 	}
 	if body != nil || rest != nil {
 		orig := r.Body
@@ -111,6 +112,15 @@ func (h *Handler) check(r *http.Request, repl *caddy.Replacer, body []byte) outc
 	if len(media) == 0 {
 		return outcome{reason: "missing_image"}
 	}
+	dup := h.sightings(media)
+	if dup > 0 && h.OnDuplicate == "deny" && h.Mode == "enforce" {
+		// A replay is refused before it costs a vendor call.
+		sums := make([]string, len(media))
+		for i, m := range media {
+			sums[i] = fmt.Sprintf("%x", m.sum)
+		}
+		return outcome{verdict: VerdictSpoof, reason: "duplicate", duplicate: dup, sums: sums}
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(h.Timeout))
 	defer cancel()
 	all := make([]outcome, len(media))
@@ -118,7 +128,32 @@ func (h *Handler) check(r *http.Request, repl *caddy.Replacer, body []byte) outc
 		req := &vendors.Request{Media: m.Media, UserAgent: r.UserAgent(), Threshold: h.Threshold, Replacer: repl}
 		all[i] = h.checkMedium(ctx, req, m.sum)
 	}
-	return combine(all)
+	o := combine(all)
+	o.duplicate = dup
+	if dup > 0 && h.OnDuplicate == "deny" && o.verdict == VerdictLive {
+		o.verdict, o.reason = VerdictSpoof, "duplicate"
+	}
+	return o
+}
+
+// sightings records that the media were seen and returns the highest
+// count of an image seen before, outside duplicate_window of its first
+// sighting; 0 when none was.
+func (h *Handler) sightings(media []medium) int {
+	now := h.now()
+	dup := 0
+	for _, m := range media {
+		s := h.state.seen.sight(string(m.sum[:]), now)
+		switch {
+		case s.count == 1:
+		case now.Sub(s.first) <= time.Duration(h.DuplicateWindow):
+			metrics.duplicates.WithLabelValues("retry").Inc()
+		default:
+			metrics.duplicates.WithLabelValues(h.OnDuplicate).Inc()
+			dup = max(dup, s.count)
+		}
+	}
+	return dup
 }
 
 // checkMedium asks the vendors in order, each through its own cache
@@ -130,7 +165,9 @@ func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32
 		key := cacheKey(v.Profile(req), sum)
 		res, hit := h.state.cache.get(key)
 		var err error
-		if !hit {
+		if hit {
+			metrics.cache.WithLabelValues("hit").Inc()
+		} else {
 			vctx, cancel := budget(ctx, len(h.vendors)-i)
 			res, err = h.call(vctx, h.guards[i], key, req)
 			cancel()
@@ -167,7 +204,9 @@ func budget(ctx context.Context, left int) (context.Context, context.CancelFunc)
 // it, so one client going away does not fail the others.
 func (h *Handler) call(ctx context.Context, g *guard, key string, req *vendors.Request) (vendors.Result, error) {
 	deadline, _ := ctx.Deadline()
+	led := false // set only by the request whose call runs
 	ch := h.state.calls.DoChan(key, func() (any, error) {
+		led = true
 		cctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 		defer cancel()
 		res, err := g.check(cctx, req)
@@ -178,6 +217,11 @@ func (h *Handler) call(ctx context.Context, g *guard, key string, req *vendors.R
 	})
 	select {
 	case r := <-ch:
+		if led {
+			metrics.cache.WithLabelValues("miss").Inc()
+		} else {
+			metrics.cache.WithLabelValues("shared").Inc()
+		}
 		if r.Err != nil {
 			return vendors.Result{}, r.Err
 		}
@@ -216,6 +260,9 @@ func (h *Handler) denial(o outcome) (int, string) {
 			return http.StatusBadRequest, "no image found in the request"
 		}
 	case VerdictSpoof:
+		if o.reason == "duplicate" {
+			return http.StatusForbidden, "liveness check failed: image already used"
+		}
 		return http.StatusForbidden, "liveness check failed"
 	case VerdictNoFace:
 		if h.OnNoFace == "deny" {
@@ -237,6 +284,13 @@ func (h *Handler) denial(o outcome) (int, string) {
 		}
 	}
 	return 0, ""
+}
+
+func labelOr(v, empty string) string {
+	if v == "" {
+		return empty
+	}
+	return v
 }
 
 // log writes the one line per decision. It holds hashes and verdicts,
@@ -279,6 +333,9 @@ func (h *Handler) log(r *http.Request, o outcome, status int, herr error, size i
 	}
 	if o.reference != "" {
 		fields = append(fields, zap.String("reference", o.reference))
+	}
+	if o.duplicate > 0 {
+		fields = append(fields, zap.Int("duplicate", o.duplicate))
 	}
 	if status != 0 {
 		fields = append(fields, zap.Int("status", status))

@@ -83,7 +83,7 @@ func testHandler(t *testing.T, configure func(*Handler), vs ...vendors.Vendor) (
 		h.guards = append(h.guards, newGuard(v, h.MaxConcurrent, *h.Retries, *h.Breaker))
 	}
 	h.x = extractor{sources: h.Sources, maxPixels: h.MaxPixels}
-	h.state = &state{cache: newVerdictCache(time.Duration(h.Cache.TTL), h.Cache.MaxEntries)}
+	h.state = newState(time.Duration(h.Cache.TTL), h.Cache.MaxEntries)
 	t.Cleanup(func() { _ = h.state.Destruct() })
 	return h, logs
 }

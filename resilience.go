@@ -45,6 +45,8 @@ type guard struct {
 }
 
 func newGuard(v vendors.Vendor, maxConcurrent, retries int, b BreakerConfig) *guard {
+	registerMetrics(nil)
+	metrics.breaker.WithLabelValues(v.Name()).Set(0)
 	return &guard{
 		vendor:  v,
 		sem:     semaphore.NewWeighted(int64(maxConcurrent)),
@@ -59,6 +61,9 @@ func newGuard(v vendors.Vendor, maxConcurrent, retries int, b BreakerConfig) *gu
 			// Only trouble with the vendor counts against it; an answer
 			// about the image, even a refusal, shows the vendor is up.
 			IsSuccessful: func(err error) bool { return err == nil || !vendorTrouble(err) },
+			OnStateChange: func(name string, _, to gobreaker.State) {
+				metrics.breaker.WithLabelValues(name).Set(float64(to))
+			},
 		}),
 		sleep: sleepCtx,
 	}
@@ -67,13 +72,29 @@ func newGuard(v vendors.Vendor, maxConcurrent, retries int, b BreakerConfig) *gu
 // check asks the vendor, retrying retryable errors with exponential
 // backoff and jitter (at least Retry-After), never past ctx's deadline.
 func (g *guard) check(ctx context.Context, req *vendors.Request) (vendors.Result, error) {
+	name := g.vendor.Name()
 	if err := g.sem.Acquire(ctx, 1); err != nil {
+		metrics.vendorErrors.WithLabelValues(name, "no_slot").Inc()
 		return vendors.Result{}, g.err("no free slot for a vendor call before the deadline", err)
 	}
 	defer g.sem.Release(1)
 	for attempt := 0; ; attempt++ {
-		res, err := g.breaker.Execute(func() (vendors.Result, error) { return g.vendor.Check(ctx, req) })
+		res, err := g.breaker.Execute(func() (vendors.Result, error) {
+			inflight := metrics.inflight.WithLabelValues(name)
+			inflight.Inc()
+			defer inflight.Dec()
+			start := time.Now()
+			res, err := g.vendor.Check(ctx, req)
+			outcome := "ok"
+			if err != nil {
+				outcome = "error"
+				metrics.vendorErrors.WithLabelValues(name, string(vendors.KindOf(err))).Inc()
+			}
+			metrics.vendorDuration.WithLabelValues(name, outcome).Observe(time.Since(start).Seconds())
+			return res, err
+		})
 		if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+			metrics.vendorErrors.WithLabelValues(name, "breaker_open").Inc()
 			return res, g.err("circuit breaker open", err)
 		}
 		if err == nil || attempt >= g.retries || !retryable(err) {

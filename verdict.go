@@ -37,6 +37,7 @@ type outcome struct {
 	reason    string
 	reference string
 	sums      []string // lowercase hex SHA-256 of each medium, request order
+	duplicate int      // times the image was seen, when it counts as a duplicate; else 0
 	err       error    // the vendor error behind VerdictError, if any
 	input     *inputError
 }
@@ -104,10 +105,19 @@ func (o outcome) setPlaceholders(repl *caddy.Replacer) {
 	repl.Set("http.liveness.reason", o.reason)
 	repl.Set("http.liveness.reference", o.reference)
 	repl.Set("http.liveness.image_sha256", strings.Join(o.sums, ","))
+	repl.Set("http.liveness.duplicate", o.duplicateString())
 }
 
-// setHeaders adds the verdict headers for the upstream.
-func (o outcome) setHeaders(h http.Header, prefix string) {
+func (o outcome) duplicateString() string {
+	if o.duplicate == 0 {
+		return ""
+	}
+	return strconv.Itoa(o.duplicate)
+}
+
+// setHeaders adds the verdict headers for the upstream; the duplicate
+// count only when the policy shows it.
+func (o outcome) setHeaders(h http.Header, prefix string, showDuplicate bool) {
 	set := func(name, v string) {
 		if v != "" {
 			h.Set(prefix+name, v)
@@ -122,6 +132,9 @@ func (o outcome) setHeaders(h http.Header, prefix string) {
 	set("Reason", o.reason)
 	set("Reference", o.reference)
 	set("Image-Sha256", strings.Join(o.sums, ","))
+	if showDuplicate {
+		set("Duplicate", o.duplicateString())
+	}
 }
 
 // stripHeaders deletes every client-sent header that starts with prefix,
