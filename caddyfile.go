@@ -174,6 +174,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("retries must be a whole number, 0 or more, got %q", val)
 			}
 			h.Retries = &n
+		case "sign_key":
+			h.SignKey = val
 		case "on_duplicate":
 			h.OnDuplicate, err = val, oneOf(opt, val, duplicatePolicies...)
 		case "duplicate_window":

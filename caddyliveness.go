@@ -112,7 +112,15 @@ type Handler struct {
 	// (a client retrying), not as duplicates. Default 1m.
 	DuplicateWindow caddy.Duration `json:"duplicate_window,omitempty"`
 
+	// A secret that makes the handler sign the verdict headers it forwards:
+	// <prefix>Signature carries an HMAC-SHA256 over them, the image hashes,
+	// the method, the path and a timestamp (see package verify, which
+	// upstreams import to check it). Placeholders such as {env.X} are
+	// resolved at provisioning.
+	SignKey string `json:"sign_key,omitempty"`
+
 	vendors []vendors.Vendor
+	signKey []byte
 	guards  []*guard         // one per vendor, same order
 	now     func() time.Time // the clock of duplicate windows; tests set it
 	x       extractor
@@ -145,6 +153,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.x = extractor{sources: h.Sources, maxPixels: h.MaxPixels}
+	if h.SignKey != "" {
+		key, err := vendors.ResolveSecret("liveness: sign_key", h.SignKey)
+		if err != nil {
+			return err
+		}
+		h.signKey = []byte(key)
+	}
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("liveness: metrics: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-liveness/caddy-liveness/vendors"
+	"github.com/caddy-liveness/caddy-liveness/verify"
 )
 
 // ServeHTTP runs the pipeline: strip forged headers, buffer the bounded
@@ -49,6 +50,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	if h.Mode != "shadow" {
 		o.setHeaders(r.Header, h.HeaderPrefix, h.OnDuplicate != "allow")
+		if h.signKey != nil {
+			h.sign(r)
+		}
 	}
 	if body != nil || rest != nil {
 		orig := r.Body
@@ -59,6 +63,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		r.Body = readCloser{rd, orig}
 	}
 	return next.ServeHTTP(w, r)
+}
+
+// sign adds <prefix>Signature over the verdict headers just set, the
+// method and the path as they are now (a later rewrite changes what the
+// upstream must verify against).
+func (h *Handler) sign(r *http.Request) {
+	f, err := verify.FromRequest(r, h.HeaderPrefix)
+	if err != nil && !errors.Is(err, verify.ErrMissing) {
+		// Only a duplicated header fails here, and every header with the
+		// prefix was set by this handler alone.
+		h.logger.Error("liveness: cannot sign the verdict", zap.Error(err))
+		return
+	}
+	f.Timestamp = h.now().Unix()
+	r.Header.Set(h.HeaderPrefix+"Signature", verify.Sign(h.signKey, f))
 }
 
 // readCloser serves the buffered (and any unread) bytes and closes the
