@@ -1,7 +1,9 @@
 package caddyliveness
 
 import (
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gocache "github.com/patrickmn/go-cache"
@@ -112,12 +114,35 @@ func (vc *boundedCache) setLocked(key string, v any) {
 
 func (vc *boundedCache) len() int { return vc.c.ItemCount() }
 
+// purge deletes the results for one image (its hash as the key suffix,
+// whatever the vendor profile), or all of them for a nil sum, and returns
+// how many went.
+func (vc *boundedCache) purge(sum []byte) int {
+	vc.mu.Lock()
+	defer vc.mu.Unlock()
+	if sum == nil {
+		n := vc.c.ItemCount()
+		vc.c.Flush()
+		return n
+	}
+	n := 0
+	for k := range vc.c.Items() {
+		if strings.HasSuffix(k, "\x00"+string(sum)) {
+			vc.c.Delete(k)
+			n++
+		}
+	}
+	return n
+}
+
 // state is what survives a config reload when the cache-relevant part of
 // the configuration is unchanged: the cache and the in-flight calls.
 type state struct {
-	cache *boundedCache // vendor results
-	seen  *boundedCache // image sightings, for duplicate detection
-	calls singleflight.Group
+	cache  *boundedCache // vendor results
+	seen   *boundedCache // image sightings, for duplicate detection
+	calls  singleflight.Group
+	hits   atomic.Int64 // cache lookups, for the admin API
+	misses atomic.Int64
 }
 
 // Destruct implements caddy.Destructor: the usage pool calls it when the

@@ -196,6 +196,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.state, h.poolKey = st.(*state), key
+	live.Store(h, struct{}{})
 	return nil
 }
 
@@ -334,6 +335,7 @@ func (s Source) check() error {
 
 // Cleanup releases the shared state; the last user destroys it.
 func (h *Handler) Cleanup() error {
+	live.Delete(h)
 	if h.poolKey == "" {
 		return nil
 	}

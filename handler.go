@@ -186,7 +186,9 @@ func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32
 		var err error
 		if hit {
 			metrics.cache.WithLabelValues("hit").Inc()
+			h.state.hits.Add(1)
 		} else {
+			h.state.misses.Add(1)
 			vctx, cancel := budget(ctx, len(h.vendors)-i)
 			res, err = h.call(vctx, h.guards[i], key, req)
 			cancel()

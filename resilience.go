@@ -3,7 +3,9 @@ package caddyliveness
 import (
 	"context"
 	"errors"
+	"maps"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -37,6 +39,8 @@ type BreakerConfig struct {
 // deadline.
 type guard struct {
 	vendor  vendors.Vendor
+	errMu   sync.Mutex
+	errs    map[string]int64 // failed calls by kind, for the admin API
 	sem     *semaphore.Weighted
 	breaker *gobreaker.CircuitBreaker[vendors.Result]
 	retries int
@@ -74,7 +78,7 @@ func newGuard(v vendors.Vendor, maxConcurrent, retries int, b BreakerConfig) *gu
 func (g *guard) check(ctx context.Context, req *vendors.Request) (vendors.Result, error) {
 	name := g.vendor.Name()
 	if err := g.sem.Acquire(ctx, 1); err != nil {
-		metrics.vendorErrors.WithLabelValues(name, "no_slot").Inc()
+		g.countError("no_slot")
 		return vendors.Result{}, g.err("no free slot for a vendor call before the deadline", err)
 	}
 	defer g.sem.Release(1)
@@ -88,13 +92,13 @@ func (g *guard) check(ctx context.Context, req *vendors.Request) (vendors.Result
 			outcome := "ok"
 			if err != nil {
 				outcome = "error"
-				metrics.vendorErrors.WithLabelValues(name, string(vendors.KindOf(err))).Inc()
+				g.countError(string(vendors.KindOf(err)))
 			}
 			metrics.vendorDuration.WithLabelValues(name, outcome).Observe(time.Since(start).Seconds())
 			return res, err
 		})
 		if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-			metrics.vendorErrors.WithLabelValues(name, "breaker_open").Inc()
+			g.countError("breaker_open")
 			return res, g.err("circuit breaker open", err)
 		}
 		if err == nil || attempt >= g.retries || !retryable(err) {
@@ -112,6 +116,24 @@ func (g *guard) check(ctx context.Context, req *vendors.Request) (vendors.Result
 			return res, err
 		}
 	}
+}
+
+func (g *guard) countError(kind string) {
+	metrics.vendorErrors.WithLabelValues(g.vendor.Name(), kind).Inc()
+	g.errMu.Lock()
+	defer g.errMu.Unlock()
+	if g.errs == nil {
+		g.errs = map[string]int64{}
+	}
+	g.errs[kind]++
+}
+
+func (g *guard) errorCounts() map[string]int64 {
+	g.errMu.Lock()
+	defer g.errMu.Unlock()
+	out := make(map[string]int64, len(g.errs))
+	maps.Copy(out, g.errs)
+	return out
 }
 
 func (g *guard) err(msg string, err error) *vendors.Error {

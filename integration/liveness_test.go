@@ -6,13 +6,16 @@ package integration
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -30,6 +33,7 @@ const apiKey = "integration-key-5d1c"
 type env struct {
 	tester  *caddytest.Tester
 	config  func(shadowExtra string) string // the Caddyfile, with a line added to the /shadow handler
+	logFile string                          // Caddy's log, every level
 	emu     *vendortest.SpoofSense
 	facia   *vendortest.FACIA
 	verifik *vendortest.Verifik
@@ -40,6 +44,7 @@ type env struct {
 func start(t *testing.T) *env {
 	t.Helper()
 	t.Setenv("LIVENESS_IT_KEY", apiKey)
+	t.Setenv("LIVENESS_IT_FACIA_SECRET", "it-secret")
 	emu := vendortest.NewSpoofSense(apiKey)
 	emuSrv := httptest.NewServer(emu)
 	t.Cleanup(emuSrv.Close)
@@ -64,10 +69,15 @@ func start(t *testing.T) *env {
 		}
 	})
 	tester := caddytest.NewTester(t)
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
 	config := func(shadowExtra string) string {
 		return fmt.Sprintf(`
 	{
 		skip_install_trust
+		log {
+			output file %[7]s
+			level DEBUG
+		}
 		admin localhost:2999
 		http_port 9080
 		https_port 9443
@@ -123,7 +133,7 @@ func start(t *testing.T) *env {
 				}
 				vendor facia {
 					client_id it-client
-					client_secret it-secret
+					client_secret {env.LIVENESS_IT_FACIA_SECRET}
 					base_url %[3]s
 					poll_interval 10ms
 				}
@@ -149,10 +159,10 @@ func start(t *testing.T) *env {
 			header Content-Type application/json
 			respond `+"`"+`{"error": "{err.message}", "status": {err.status_code}, "id": "{err.id}"}`+"`"+`
 		}
-	}`, emuSrv.URL, strings.TrimPrefix(upSrv.URL, "http://"), faciaSrv.URL, verifikSrv.URL, dead.URL, shadowExtra)
+	}`, emuSrv.URL, strings.TrimPrefix(upSrv.URL, "http://"), faciaSrv.URL, verifikSrv.URL, dead.URL, shadowExtra, logFile)
 	}
 	tester.InitServer(config(""), "caddyfile")
-	return &env{tester: tester, config: config, emu: emu, facia: facia, verifik: verifik, up: up, upSrv: upSrv}
+	return &env{tester: tester, config: config, logFile: logFile, emu: emu, facia: facia, verifik: verifik, up: up, upSrv: upSrv}
 }
 
 func multipartUpload(t *testing.T, img []byte) (string, []byte) {
@@ -174,6 +184,29 @@ func (e *env) post(t *testing.T, path, contentType string, body []byte, header .
 		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := e.tester.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func adminPost(t *testing.T, path, body string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.Post("http://localhost:2999"+path, "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,6 +443,122 @@ func TestLiveness(t *testing.T) {
 			t.Fatalf("goroutines %d before ten reloads, %d after", before, after)
 		}
 		t.Logf("goroutines %d before ten reloads, %d after", before, after)
+	})
+
+	t.Run("admin API: stats and purge", func(t *testing.T) {
+		img := vendortest.SampleJPEG("score=0.81")
+		ct, body := multipartUpload(t, img)
+		e.post(t, "/upload", ct, body)
+		e.post(t, "/upload", ct, body)
+		ct, down := multipartUpload(t, vendortest.SampleJPEG("status=500"))
+		e.post(t, "/upload", ct, down)
+		var st struct {
+			Cache struct {
+				Entries int     `json:"entries"`
+				Hits    int64   `json:"hits"`
+				HitRate float64 `json:"hit_rate"`
+			} `json:"cache"`
+			Vendors []struct {
+				Vendor, Breaker string
+				Errors          map[string]int64
+			} `json:"vendors"`
+		}
+		getJSON(t, "http://localhost:2999/liveness/stats", &st)
+		if st.Cache.Entries == 0 || st.Cache.Hits == 0 || st.Cache.HitRate <= 0 || st.Cache.HitRate >= 1 {
+			t.Fatalf("cache stats %+v", st.Cache)
+		}
+		var sawSpoofSense, sawErrors bool
+		for _, v := range st.Vendors {
+			sawSpoofSense = sawSpoofSense || (v.Vendor == "spoofsense" && v.Breaker == "closed")
+			sawErrors = sawErrors || v.Errors["unavailable"] > 0
+		}
+		if !sawSpoofSense || !sawErrors {
+			t.Fatalf("vendor stats %+v", st.Vendors)
+		}
+
+		// One image: its next upload asks the vendor again.
+		resp, out := adminPost(t, "/liveness/cache/purge", `{"image_sha256": "`+sum(img)+`"}`)
+		if resp.StatusCode != 200 || !strings.Contains(out, `"purged":1`) {
+			t.Fatalf("purge one: %d %s", resp.StatusCode, out)
+		}
+		calls := e.emu.CallCount()
+		e.up.Reset()
+		ct, body = multipartUpload(t, img)
+		e.post(t, "/upload", ct, body)
+		if e.emu.CallCount() != calls+1 || e.up.Requests()[0].Header.Get("X-Liveness-Cache") != "miss" {
+			t.Fatal("the purged image was still cached")
+		}
+		if resp, _ := adminPost(t, "/liveness/cache/purge", `{"image_sha256": "nothex"}`); resp.StatusCode != 400 {
+			t.Fatalf("bad hash: %d", resp.StatusCode)
+		}
+		// Everything.
+		if resp, out := adminPost(t, "/liveness/cache/purge", ""); resp.StatusCode != 200 || strings.Contains(out, `"purged":0`) {
+			t.Fatalf("purge all: %d %s", resp.StatusCode, out)
+		}
+		getJSON(t, "http://localhost:2999/liveness/stats", &st)
+		if st.Cache.Entries != 0 {
+			t.Fatalf("%d entries after purging all", st.Cache.Entries)
+		}
+	})
+
+	t.Run("metrics on Caddy's /metrics", func(t *testing.T) {
+		resp, err := http.Get("http://localhost:2999/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, want := range []string{
+			`caddy_liveness_checks_total{vendor="spoofsense",verdict="live"}`,
+			`caddy_liveness_checks_total{vendor="spoofsense",verdict="spoof"}`,
+			`caddy_liveness_cache_lookups_total{result="hit"}`,
+			`caddy_liveness_vendor_call_duration_seconds_bucket{outcome="ok",vendor="facia"`,
+			`caddy_liveness_vendor_errors_total{kind="unavailable",vendor="videosdk"}`,
+			`caddy_liveness_breaker_state{vendor="verifik"} 0`,
+		} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+	})
+
+	t.Run("no secret, image data or proof link in logs, errors or /config/", func(t *testing.T) {
+		// A FACIA decline carries a proof link; it must stay inside.
+		ct, body := multipartUpload(t, vendortest.SampleMP4("spoof"))
+		if resp, respBody := e.post(t, "/video", ct, body); resp.StatusCode != 403 || strings.Contains(respBody, "proof") {
+			t.Fatalf("%d %s", resp.StatusCode, respBody)
+		}
+		logs, err := os.ReadFile(e.logFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(logs), "liveness decision") {
+			t.Fatal("the log file holds no decision lines")
+		}
+		resp, err := http.Get("http://localhost:2999/config/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		img := vendortest.SampleJPEG("live")
+		forbidden := []string{
+			apiKey, "it-secret", "it-token", // secrets (it-token is a literal: not in the logs)
+			"proof.invalid",                                 // FACIA's proof links
+			vendortest.MarkerPrefix,                         // image bytes
+			base64.StdEncoding.EncodeToString(img)[:48],     // base64 of an image
+			base64.StdEncoding.EncodeToString(img)[100:148], // ... from its middle
+		}
+		for _, s := range forbidden {
+			if strings.Contains(string(logs), s) {
+				t.Errorf("the log holds %q", s)
+			}
+		}
+		for _, s := range []string{apiKey, "it-secret"} {
+			if strings.Contains(string(cfg), s) {
+				t.Errorf("/config/ holds %q", s)
+			}
+		}
 	})
 
 	t.Run("the secret stays a placeholder in /config/", func(t *testing.T) {

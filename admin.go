@@ -1,0 +1,133 @@
+package caddyliveness
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+func init() {
+	caddy.RegisterModule(adminAPI{})
+}
+
+// live holds every provisioned handler, for the admin API.
+var live sync.Map // *Handler → struct{}
+
+// adminAPI serves the liveness endpoints of Caddy's admin API:
+//
+//	GET  /liveness/stats        cache entries and hit rate, per-vendor breaker state and error counts
+//	POST /liveness/cache/purge  empty body: every verdict; {"image_sha256": "<hex>"}: that image's
+type adminAPI struct{}
+
+// CaddyModule returns the Caddy module information.
+func (adminAPI) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "admin.api.liveness",
+		New: func() caddy.Module { return new(adminAPI) },
+	}
+}
+
+// Routes implements caddy.AdminRouter.
+func (a adminAPI) Routes() []caddy.AdminRoute {
+	return []caddy.AdminRoute{
+		{Pattern: "/liveness/stats", Handler: caddy.AdminHandlerFunc(a.stats)},
+		{Pattern: "/liveness/cache/purge", Handler: caddy.AdminHandlerFunc(a.purge)},
+	}
+}
+
+// Stats is the answer of GET /liveness/stats.
+type Stats struct {
+	Cache   CacheStats    `json:"cache"`
+	Vendors []VendorStats `json:"vendors"`
+}
+
+// CacheStats counts over every verdict cache of the running configuration.
+type CacheStats struct {
+	Entries int     `json:"entries"`
+	Hits    int64   `json:"hits"`
+	Misses  int64   `json:"misses"`
+	HitRate float64 `json:"hit_rate"` // hits / (hits + misses), 0 without lookups
+}
+
+// VendorStats describes one vendor client of one handler.
+type VendorStats struct {
+	Vendor  string           `json:"vendor"`
+	Breaker string           `json:"breaker"` // closed, half-open or open
+	Errors  map[string]int64 `json:"errors"`  // failed calls by kind since the configuration loaded
+}
+
+func handlers() []*Handler {
+	var hs []*Handler
+	live.Range(func(k, _ any) bool {
+		hs = append(hs, k.(*Handler))
+		return true
+	})
+	return hs
+}
+
+func (adminAPI) stats(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: errors.New("method not allowed")}
+	}
+	st := Stats{Vendors: []VendorStats{}}
+	seen := map[*state]bool{}
+	for _, h := range handlers() {
+		if !seen[h.state] { // handlers with the same cache share it
+			seen[h.state] = true
+			st.Cache.Entries += h.state.cache.len()
+			st.Cache.Hits += h.state.hits.Load()
+			st.Cache.Misses += h.state.misses.Load()
+		}
+		for _, g := range h.guards {
+			st.Vendors = append(st.Vendors, VendorStats{Vendor: g.vendor.Name(), Breaker: g.breaker.State().String(), Errors: g.errorCounts()})
+		}
+	}
+	if n := st.Cache.Hits + st.Cache.Misses; n > 0 {
+		st.Cache.HitRate = float64(st.Cache.Hits) / float64(n)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(st)
+}
+
+func (adminAPI) purge(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodPost {
+		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: errors.New("method not allowed")}
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<10))
+	if err != nil {
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: err}
+	}
+	var sum []byte
+	if len(strings.TrimSpace(string(body))) > 0 {
+		var req struct {
+			ImageSHA256 string `json:"image_sha256"`
+		}
+		if err := json.Unmarshal(body, &req); err != nil {
+			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("body must be empty or {\"image_sha256\": \"<hex>\"}")}
+		}
+		sum, err = hex.DecodeString(req.ImageSHA256)
+		if err != nil || len(sum) != 32 {
+			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("image_sha256 must be 64 hex digits")}
+		}
+	}
+	purged := 0
+	seen := map[*state]bool{}
+	for _, h := range handlers() {
+		if !seen[h.state] {
+			seen[h.state] = true
+			purged += h.state.cache.purge(sum)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(map[string]int{"purged": purged})
+}
+
+// Interface guard
+var _ caddy.AdminRouter = adminAPI{}
