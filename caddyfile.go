@@ -58,6 +58,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        cooldown <duration>               # open time before one probe; default 30s
 //	    }
 //	    max_concurrent <n>                    # vendor calls in flight per vendor; default 64
+//	    sign_key    <secret>                  # adds <prefix>Signature (HMAC-SHA256); placeholders allowed
+//	    on_duplicate allow|annotate|deny      # an image seen before; default allow
+//	    duplicate_window <duration>           # repeats this soon after the first are retries; default 1m
 //	}
 //
 // vendor may be given more than once, for fallback in that order.

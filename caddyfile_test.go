@@ -46,6 +46,7 @@ func TestCaddyfileFull(t *testing.T) {
 			cooldown 10s
 		}
 		max_concurrent 8
+		sign_key {env.LIVENESS_SIGN_KEY}
 	}`)
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +87,8 @@ func TestCaddyfileFull(t *testing.T) {
 		t.Error("breaker")
 	case h.MaxConcurrent != 8:
 		t.Error("max_concurrent")
+	case h.SignKey != "{env.LIVENESS_SIGN_KEY}":
+		t.Error("sign_key")
 	}
 }
 
