@@ -228,6 +228,11 @@ func (h *Handler) call(ctx context.Context, g *guard, key string, req *vendors.R
 	led := false // set only by the request whose call runs
 	ch := h.state.calls.DoChan(key, func() (any, error) {
 		led = true
+		// A call that ended between this request's cache miss and now has
+		// left its result: take it rather than asking again.
+		if res, ok := h.state.cache.get(key); ok {
+			return res, nil
+		}
 		cctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 		defer cancel()
 		res, err := g.check(cctx, req)
