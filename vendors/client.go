@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
 // maxResponse bounds what is read of a vendor's answer; every documented
@@ -161,4 +162,47 @@ func Sanitize(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// UnmarshalBlock reads a vendor block, `vendor <name> { <option> <value> ... }`,
+// where every option takes one value and may appear once: set is called
+// with each. Unknown or repeated options and missing or extra values are
+// errors.
+func UnmarshalBlock(d *caddyfile.Dispenser, vendor string, set func(opt, val string) (known bool, err error)) error {
+	d.Next() // vendor name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for d.NextBlock(0) {
+		opt := d.Val()
+		if seen[opt] {
+			return d.Errf("duplicate option %q", opt)
+		}
+		seen[opt] = true
+		var val string
+		if !d.AllArgs(&val) {
+			return d.ArgErr()
+		}
+		known, err := set(opt, val)
+		if !known {
+			return d.Errf("unknown %s option %q", vendor, opt)
+		}
+		if err != nil {
+			return d.Errf("%s: %v", opt, err)
+		}
+	}
+	return nil
+}
+
+// StringOptions is an UnmarshalBlock setter for options that are plain
+// strings.
+func StringOptions(fields map[string]*string) func(opt, val string) (bool, error) {
+	return func(opt, val string) (bool, error) {
+		f, ok := fields[opt]
+		if ok {
+			*f = val
+		}
+		return ok, nil
+	}
 }

@@ -159,43 +159,21 @@ func (f *FACIA) Provision(caddy.Context) error {
 //	    client_reference <text with placeholders>
 //	}
 func (f *FACIA) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // vendor name
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	seen := map[string]bool{}
-	for d.NextBlock(0) {
-		opt := d.Val()
-		if seen[opt] {
-			return d.Errf("duplicate option %q", opt)
+	strs := StringOptions(map[string]*string{
+		"client_id": &f.ClientID, "client_secret": &f.ClientSecret, "base_url": &f.BaseURL,
+		"score_direction": &f.ScoreDirection, "client_reference": &f.ClientReference,
+	})
+	return UnmarshalBlock(d, "facia", func(opt, val string) (bool, error) {
+		if opt != "poll_interval" {
+			return strs(opt, val)
 		}
-		seen[opt] = true
-		var val string
-		if !d.AllArgs(&val) {
-			return d.ArgErr()
+		dur, err := caddy.ParseDuration(val)
+		if err != nil || dur <= 0 {
+			return true, fmt.Errorf("want a positive duration, got %q", val)
 		}
-		switch opt {
-		case "client_id":
-			f.ClientID = val
-		case "client_secret":
-			f.ClientSecret = val
-		case "base_url":
-			f.BaseURL = val
-		case "poll_interval":
-			dur, err := caddy.ParseDuration(val)
-			if err != nil || dur <= 0 {
-				return d.Errf("poll_interval: want a positive duration, got %q", val)
-			}
-			f.PollInterval = caddy.Duration(dur)
-		case "score_direction":
-			f.ScoreDirection = val
-		case "client_reference":
-			f.ClientReference = val
-		default:
-			return d.Errf("unknown facia option %q", opt)
-		}
-	}
-	return nil
+		f.PollInterval = caddy.Duration(dur)
+		return true, nil
+	})
 }
 
 // Name implements Vendor.

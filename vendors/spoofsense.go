@@ -89,33 +89,9 @@ func (s *SpoofSense) Provision(ctx caddy.Context) error {
 //	    base_url <url>
 //	}
 func (s *SpoofSense) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // vendor name
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	seen := map[string]bool{}
-	for d.NextBlock(0) {
-		opt := d.Val()
-		if seen[opt] {
-			return d.Errf("duplicate option %q", opt)
-		}
-		seen[opt] = true
-		var target *string
-		switch opt {
-		case "api_key":
-			target = &s.APIKey
-		case "model":
-			target = &s.Model
-		case "base_url":
-			target = &s.BaseURL
-		default:
-			return d.Errf("unknown spoofsense option %q", opt)
-		}
-		if !d.AllArgs(target) {
-			return d.ArgErr()
-		}
-	}
-	return nil
+	return UnmarshalBlock(d, "spoofsense", StringOptions(map[string]*string{
+		"api_key": &s.APIKey, "model": &s.Model, "base_url": &s.BaseURL,
+	}))
 }
 
 // Name implements Vendor.

@@ -132,35 +132,9 @@ func (v *Verifik) warnExpiry(ctx caddy.Context, now time.Time) {
 //	    base_url      <url>
 //	}
 func (v *Verifik) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // vendor name
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	seen := map[string]bool{}
-	for d.NextBlock(0) {
-		opt := d.Val()
-		if seen[opt] {
-			return d.Errf("duplicate option %q", opt)
-		}
-		seen[opt] = true
-		var target *string
-		switch opt {
-		case "token":
-			target = &v.Token
-		case "os":
-			target = &v.OS
-		case "collection_id":
-			target = &v.CollectionID
-		case "base_url":
-			target = &v.BaseURL
-		default:
-			return d.Errf("unknown verifik option %q", opt)
-		}
-		if !d.AllArgs(target) {
-			return d.ArgErr()
-		}
-	}
-	return nil
+	return UnmarshalBlock(d, "verifik", StringOptions(map[string]*string{
+		"token": &v.Token, "os": &v.OS, "collection_id": &v.CollectionID, "base_url": &v.BaseURL,
+	}))
 }
 
 // Name implements Vendor.

@@ -145,35 +145,9 @@ func (v *VideoSDK) Provision(ctx caddy.Context) error {
 //	    base_url   <url>
 //	}
 func (v *VideoSDK) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // vendor name
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	seen := map[string]bool{}
-	for d.NextBlock(0) {
-		opt := d.Val()
-		if seen[opt] {
-			return d.Errf("duplicate option %q", opt)
-		}
-		seen[opt] = true
-		var target *string
-		switch opt {
-		case "api_key":
-			target = &v.APIKey
-		case "api_secret":
-			target = &v.APISecret
-		case "token":
-			target = &v.Token
-		case "base_url":
-			target = &v.BaseURL
-		default:
-			return d.Errf("unknown videosdk option %q", opt)
-		}
-		if !d.AllArgs(target) {
-			return d.ArgErr()
-		}
-	}
-	return nil
+	return UnmarshalBlock(d, "videosdk", StringOptions(map[string]*string{
+		"api_key": &v.APIKey, "api_secret": &v.APISecret, "token": &v.Token, "base_url": &v.BaseURL,
+	}))
 }
 
 // Name implements Vendor.
