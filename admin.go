@@ -22,7 +22,7 @@ var live sync.Map // *Handler → struct{}
 
 // adminAPI serves the liveness endpoints of Caddy's admin API:
 //
-//	GET  /liveness/stats        cache entries and hit rate, per-vendor breaker state and error counts
+//	GET  /liveness/stats        cache backend, entries and hit rate, per-vendor breaker state and error counts
 //	POST /liveness/cache/purge  empty body: every verdict; {"image_sha256": "<hex>"}: that image's
 type adminAPI struct{}
 
@@ -50,10 +50,15 @@ type Stats struct {
 
 // CacheStats counts over every verdict cache of the running configuration.
 type CacheStats struct {
-	Entries int     `json:"entries"`
-	Hits    int64   `json:"hits"`
-	Misses  int64   `json:"misses"`
-	HitRate float64 `json:"hit_rate"` // hits / (hits + misses), 0 without lookups
+	// memory, redis, or both when handlers differ.
+	Backend string `json:"backend"`
+	// With Redis, the verdicts under each distinct prefix; counted in
+	// local memory for a Redis that does not answer (then degraded).
+	Entries  int     `json:"entries"`
+	Degraded bool    `json:"degraded,omitempty"`
+	Hits     int64   `json:"hits"`
+	Misses   int64   `json:"misses"`
+	HitRate  float64 `json:"hit_rate"` // hits / (hits + misses), 0 without lookups
 }
 
 // VendorStats describes one vendor client of one handler.
@@ -78,10 +83,23 @@ func (adminAPI) stats(w http.ResponseWriter, r *http.Request) error {
 	}
 	st := Stats{Vendors: []VendorStats{}}
 	seen := map[*state]bool{}
+	counted := map[string]bool{} // Redis keyspaces already counted
 	for _, h := range handlers() {
 		if !seen[h.state] { // handlers with the same cache share it
 			seen[h.state] = true
-			st.Cache.Entries += h.state.cache.len()
+			if id := h.state.remoteID(); id == "" || !counted[id] {
+				counted[id] = id != ""
+				n, degraded := h.state.entries(r.Context())
+				st.Cache.Entries += n
+				st.Cache.Degraded = st.Cache.Degraded || degraded
+			}
+			switch b := h.state.backend(); st.Cache.Backend {
+			case "":
+				st.Cache.Backend = b
+			case b:
+			default:
+				st.Cache.Backend = "both"
+			}
 			st.Cache.Hits += h.state.hits.Load()
 			st.Cache.Misses += h.state.misses.Load()
 		}
@@ -122,7 +140,11 @@ func (adminAPI) purge(w http.ResponseWriter, r *http.Request) error {
 	for _, h := range handlers() {
 		if !seen[h.state] {
 			seen[h.state] = true
-			purged += h.state.cache.purge(sum)
+			n, err := h.state.purge(r.Context(), sum)
+			if err != nil {
+				return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("purging the verdicts in redis failed (this instance's memory was purged): %v", err)}
+			}
+			purged += n
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -1,6 +1,7 @@
 package caddyliveness
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -135,11 +136,65 @@ func (vc *boundedCache) purge(sum []byte) int {
 	return n
 }
 
+// store keeps vendor results and image sightings. The in-memory
+// memStore and the Redis redisStore implement it with the same semantics
+// (storeSuite in the tests runs against both):
+//
+//   - get/set: a result per vendor profile and image hash, kept for the
+//     TTL; never an image, never an error;
+//   - sight: counts one more sighting of an image hash, atomically, and
+//     returns the first-seen time and the count, this one included; the
+//     TTL counts from the first sighting;
+//   - purge: the results of one image hash (every profile), or all
+//     results for a nil sum; sightings stay;
+//   - len: the results held.
+type store interface {
+	get(ctx context.Context, profile string, sum [32]byte) (vendors.Result, bool, error)
+	set(ctx context.Context, profile string, sum [32]byte, r vendors.Result) error
+	sight(ctx context.Context, sum [32]byte, now time.Time) (sighting, error)
+	purge(ctx context.Context, sum []byte) (int, error)
+	len(ctx context.Context) (int, error)
+}
+
+// memStore is the in-memory store: two bounded caches in this process.
+type memStore struct {
+	cache *boundedCache // vendor results
+	seen  *boundedCache // image sightings, for duplicate detection
+}
+
+func (m memStore) get(_ context.Context, profile string, sum [32]byte) (vendors.Result, bool, error) {
+	r, ok := m.cache.get(cacheKey(profile, sum))
+	return r, ok, nil
+}
+
+func (m memStore) set(_ context.Context, profile string, sum [32]byte, r vendors.Result) error {
+	m.cache.set(cacheKey(profile, sum), r)
+	return nil
+}
+
+func (m memStore) sight(_ context.Context, sum [32]byte, now time.Time) (sighting, error) {
+	return m.seen.sight(string(sum[:]), now), nil
+}
+
+func (m memStore) purge(_ context.Context, sum []byte) (int, error) {
+	return m.cache.purge(sum), nil
+}
+
+func (m memStore) len(context.Context) (int, error) { return m.cache.len(), nil }
+
 // state is what survives a config reload when the cache-relevant part of
-// the configuration is unchanged: the cache and the in-flight calls.
+// the configuration is unchanged: the stores and the in-flight calls.
 type state struct {
-	cache  *boundedCache // vendor results
-	seen   *boundedCache // image sightings, for duplicate detection
+	cache *boundedCache // vendor results in this process
+	seen  *boundedCache // image sightings in this process
+	local memStore      // cache and seen: the memory backend, or Redis's fallback
+	// remote, when set, is the Redis backend: results, sightings and
+	// cluster-wide call locks shared by every instance using it. When it
+	// fails, local stands in until it answers again.
+	remote *redisStore
+	health redisHealth
+	onWait func() // tests: called when a request starts waiting for another instance's call
+
 	calls  singleflight.Group
 	hits   atomic.Int64 // cache lookups, for the admin API
 	misses atomic.Int64
@@ -152,9 +207,98 @@ func (s *state) Destruct() error {
 		close(c.stop)
 		<-c.done
 	}
+	if s.remote != nil {
+		return s.remote.close()
+	}
 	return nil
 }
 
 func newState(ttl time.Duration, entries int) *state {
-	return &state{cache: newBoundedCache(ttl, entries), seen: newBoundedCache(ttl, entries)}
+	s := &state{cache: newBoundedCache(ttl, entries), seen: newBoundedCache(ttl, entries)}
+	s.local = memStore{cache: s.cache, seen: s.seen}
+	s.health.init()
+	return s
+}
+
+// backend names the store in use, for the admin API.
+func (s *state) backend() string {
+	if s.remote != nil {
+		return "redis"
+	}
+	return "memory"
+}
+
+// get looks a result up in Redis, or in local memory without Redis or
+// while it fails.
+func (s *state) get(ctx context.Context, profile string, sum [32]byte) (vendors.Result, bool) {
+	if s.useRemote() {
+		octx, cancel := s.opContext(ctx)
+		r, ok, err := s.remote.get(octx, profile, sum)
+		cancel()
+		if s.outcome(ctx, "get", err) {
+			return r, ok
+		}
+	}
+	r, ok, _ := s.local.get(ctx, profile, sum)
+	return r, ok
+}
+
+// set stores a result in Redis, or in local memory without Redis or
+// while it fails.
+func (s *state) set(ctx context.Context, profile string, sum [32]byte, r vendors.Result) {
+	if s.useRemote() {
+		octx, cancel := s.opContext(ctx)
+		err := s.remote.set(octx, profile, sum, r)
+		cancel()
+		if s.outcome(ctx, "set", err) {
+			return
+		}
+	}
+	s.local.set(ctx, profile, sum, r)
+}
+
+// sight records a sighting in Redis, or in local memory without Redis or
+// while it fails.
+func (s *state) sight(ctx context.Context, sum [32]byte, now time.Time) sighting {
+	if s.useRemote() {
+		octx, cancel := s.opContext(ctx)
+		si, err := s.remote.sight(octx, sum, now)
+		cancel()
+		if s.outcome(ctx, "sight", err) {
+			return si
+		}
+	}
+	si, _ := s.local.sight(ctx, sum, now)
+	return si
+}
+
+// purge deletes results everywhere this state keeps them and returns how
+// many went from the backend (Redis or memory). A Redis failure is
+// returned, after the local memory was purged.
+func (s *state) purge(ctx context.Context, sum []byte) (int, error) {
+	n, _ := s.local.purge(ctx, sum)
+	if s.remote == nil {
+		return n, nil
+	}
+	octx, cancel := context.WithTimeout(ctx, adminRedisTimeout)
+	defer cancel()
+	n, err := s.remote.purge(octx, sum)
+	s.outcome(ctx, "purge", err)
+	return n, err
+}
+
+// entries counts the results in the backend: Redis, or local memory
+// without Redis or when Redis fails (degraded reports that).
+func (s *state) entries(ctx context.Context) (n int, degraded bool) {
+	if s.remote != nil {
+		octx, cancel := context.WithTimeout(ctx, adminRedisTimeout)
+		defer cancel()
+		n, err := s.remote.len(octx)
+		if s.outcome(ctx, "len", err) {
+			return n, false
+		}
+		degraded = true
+	}
+	n, _ = s.local.len(ctx)
+	return n, degraded
 }

@@ -47,9 +47,16 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    max_size    <size>                    # default 10MiB; body over it is 413
 //	    max_pixels  <n>                       # default 40000000; checked from the header, before decoding
 //	    timeout     <duration>                # the whole vendor decision, default 10s
-//	    cache {
+//	    cache [memory] {                      # in this process (default)
 //	        ttl         <duration>            # default 24h
 //	        max_entries <n>                   # default 100000
+//	    }
+//	    cache redis {                         # shared by several instances, instead of the above
+//	        address  <host:port>              # or: url redis://[user[:password]@]host:port[/db] (rediss:// for TLS)
+//	        password <secret>                 # placeholders allowed
+//	        db       <n>                      # default 0
+//	        prefix   <key prefix>             # default liveness:
+//	        ttl      <duration>               # default 24h
 //	    }
 //	    header_prefix <prefix>                # default X-Liveness-
 //	    retries     <n>                       # further attempts on network errors, 5xx, 429; default 2
@@ -114,9 +121,6 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 		switch opt {
 		case "cache":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
 			if err := h.unmarshalCache(d); err != nil {
 				return err
 			}
@@ -251,26 +255,66 @@ func unmarshalBlock(d *caddyfile.Dispenser, setters map[string]func(string) erro
 	return nil
 }
 
+// unmarshalCache reads "cache [memory] { ... }" or "cache redis { ... }".
 func (h *Handler) unmarshalCache(d *caddyfile.Dispenser) error {
-	h.Cache = new(CacheConfig)
-	return unmarshalBlock(d, map[string]func(string) error{
-		"ttl": func(v string) error {
-			dur, err := caddy.ParseDuration(v)
-			if err != nil || dur <= 0 {
-				return d.Errf("cache ttl must be a positive duration, got %q", v)
-			}
-			h.Cache.TTL = caddy.Duration(dur)
-			return nil
-		},
-		"max_entries": func(v string) error {
+	h.Cache = &CacheConfig{Backend: "memory"}
+	if d.NextArg() {
+		h.Cache.Backend = d.Val()
+		if err := oneOf("cache backend", h.Cache.Backend, cacheBackends...); err != nil {
+			return d.Err(err.Error())
+		}
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	}
+	ttl := func(v string) error {
+		dur, err := caddy.ParseDuration(v)
+		if err != nil || dur <= 0 {
+			return d.Errf("cache ttl must be a positive duration, got %q", v)
+		}
+		h.Cache.TTL = caddy.Duration(dur)
+		return nil
+	}
+	if h.Cache.Backend == "memory" {
+		return unmarshalBlock(d, map[string]func(string) error{
+			"ttl": ttl,
+			"max_entries": func(v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil || n <= 0 {
+					return d.Errf("cache max_entries must be a positive integer, got %q", v)
+				}
+				h.Cache.MaxEntries = n
+				return nil
+			},
+		})
+	}
+	rc := new(RedisConfig)
+	h.Cache.Redis = rc
+	str := func(p *string) func(string) error {
+		return func(v string) error { *p = v; return nil }
+	}
+	err := unmarshalBlock(d, map[string]func(string) error{
+		"ttl":      ttl,
+		"address":  str(&rc.Address),
+		"url":      str(&rc.URL),
+		"password": str(&rc.Password),
+		"prefix":   str(&rc.Prefix),
+		"db": func(v string) error {
 			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 {
-				return d.Errf("cache max_entries must be a positive integer, got %q", v)
+			if err != nil || n < 0 {
+				return d.Errf("cache redis db must be a whole number, 0 or more, got %q", v)
 			}
-			h.Cache.MaxEntries = n
+			rc.DB = n
 			return nil
 		},
 	})
+	if err != nil {
+		return err
+	}
+	if err := rc.validate(); err != nil {
+		return d.Err(err.Error())
+	}
+	return nil
 }
 
 // Interface guard

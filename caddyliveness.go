@@ -11,11 +11,13 @@ import (
 	"fmt"
 	"net/textproto"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/caddy-liveness/caddy-liveness/vendors"
@@ -129,12 +131,21 @@ type Handler struct {
 	logger  *zap.Logger
 }
 
-// CacheConfig sets up the verdict cache.
+// CacheConfig sets up the verdict cache and the duplicate registry.
 type CacheConfig struct {
-	// How long a verdict is kept. Default 24h.
+	// Where verdicts and sightings are kept: "memory" (default: this
+	// process) or "redis" (shared by every instance using the same Redis
+	// and prefix; set Redis).
+	Backend string `json:"backend,omitempty"`
+	// How long a verdict (and an image's sightings, from the first) is
+	// kept. Default 24h.
 	TTL caddy.Duration `json:"ttl,omitempty"`
-	// The most verdicts kept; past it the oldest goes. Default 100000.
+	// The most verdicts (and sightings) kept in memory; past it the
+	// oldest goes. With Redis, the bound of the local memory used while
+	// Redis fails. Default 100000.
 	MaxEntries int `json:"max_entries,omitempty"`
+	// The Redis server, for backend "redis".
+	Redis *RedisConfig `json:"redis,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -163,9 +174,22 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("liveness: metrics: %w", err)
 	}
+	var err error
 
+	// The Redis options are resolved now: their values are part of the
+	// key (a changed password connects anew), hashed.
+	var redisOpts *redis.Options
+	if h.Cache.Backend == "redis" {
+		if redisOpts, err = h.Cache.Redis.options(); err != nil {
+			return err
+		}
+	}
+	var resolved [32]byte
+	if redisOpts != nil {
+		resolved = sha256.Sum256([]byte(redisOpts.Addr + "\x00" + redisOpts.Username + "\x00" + redisOpts.Password + "\x00" + strconv.Itoa(redisOpts.DB)))
+	}
 	// The key is taken before LoadModule, which clears VendorsRaw.
-	keySrc, err := json.Marshal([]any{h.VendorsRaw, h.Cache})
+	keySrc, err := json.Marshal([]any{h.VendorsRaw, h.Cache, resolved})
 	if err != nil {
 		return err
 	}
@@ -190,12 +214,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 	ttl, entries := time.Duration(h.Cache.TTL), h.Cache.MaxEntries
 	st, _, err := pool.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return newState(ttl, entries), nil
+		st := newState(ttl, entries)
+		if redisOpts != nil {
+			// No connection yet: Redis being down at start is handled
+			// like Redis going down later.
+			st.remote = newRedisStore(redisOpts, h.Cache.Redis.Prefix, ttl)
+		}
+		return st, nil
 	})
 	if err != nil {
 		return err
 	}
 	h.state, h.poolKey = st.(*state), key
+	h.state.setLogger(h.logger)
 	live.Store(h, struct{}{})
 	return nil
 }
@@ -228,6 +259,15 @@ func (h *Handler) setDefaults() {
 	}
 	if h.Cache.MaxEntries == 0 {
 		h.Cache.MaxEntries = DefaultCacheEntries
+	}
+	if h.Cache.Backend == "" {
+		h.Cache.Backend = "memory"
+		if h.Cache.Redis != nil {
+			h.Cache.Backend = "redis"
+		}
+	}
+	if h.Cache.Redis != nil && h.Cache.Redis.Prefix == "" {
+		h.Cache.Redis.Prefix = DefaultRedisPrefix
 	}
 	if h.HeaderPrefix == "" {
 		h.HeaderPrefix = DefaultHeaderPrefix
@@ -265,6 +305,19 @@ func (h *Handler) validate() error {
 	if err := oneOf("on_duplicate", h.OnDuplicate, duplicatePolicies...); err != nil {
 		return fmt.Errorf("liveness: %w", err)
 	}
+	if err := oneOf("cache backend", h.Cache.Backend, cacheBackends...); err != nil {
+		return fmt.Errorf("liveness: %w", err)
+	}
+	switch {
+	case h.Cache.Backend == "redis" && h.Cache.Redis == nil:
+		return fmt.Errorf("liveness: cache backend redis needs its redis settings")
+	case h.Cache.Backend == "memory" && h.Cache.Redis != nil:
+		return fmt.Errorf("liveness: cache redis settings given for backend memory")
+	case h.Cache.Redis != nil:
+		if err := h.Cache.Redis.validate(); err != nil {
+			return fmt.Errorf("liveness: %w", err)
+		}
+	}
 	for _, p := range []struct{ name, val string }{{"on_error", h.OnError}, {"on_no_face", h.OnNoFace}, {"on_missing", h.OnMissing}} {
 		if err := oneOf(p.name, p.val, policies...); err != nil {
 			return fmt.Errorf("liveness: %w", err)
@@ -291,6 +344,7 @@ var (
 	modes             = []string{"enforce", "annotate", "shadow"}
 	policies          = []string{"deny", "allow"}
 	duplicatePolicies = []string{"allow", "annotate", "deny"}
+	cacheBackends     = []string{"memory", "redis"}
 )
 
 func oneOf(name, val string, allowed ...string) error {

@@ -131,7 +131,7 @@ func (h *Handler) check(r *http.Request, repl *caddy.Replacer, body []byte) outc
 	if len(media) == 0 {
 		return outcome{reason: "missing_image"}
 	}
-	dup := h.sightings(media)
+	dup := h.sightings(r.Context(), media)
 	if dup > 0 && h.OnDuplicate == "deny" && h.Mode == "enforce" {
 		// A replay is refused before it costs a vendor call.
 		sums := make([]string, len(media))
@@ -158,11 +158,11 @@ func (h *Handler) check(r *http.Request, repl *caddy.Replacer, body []byte) outc
 // sightings records that the media were seen and returns the highest
 // count of an image seen before, outside duplicate_window of its first
 // sighting; 0 when none was.
-func (h *Handler) sightings(media []medium) int {
+func (h *Handler) sightings(ctx context.Context, media []medium) int {
 	now := h.now()
 	dup := 0
 	for _, m := range media {
-		s := h.state.seen.sight(string(m.sum[:]), now)
+		s := h.state.sight(ctx, m.sum, now)
 		switch {
 		case s.count == 1:
 		case now.Sub(s.first) <= time.Duration(h.DuplicateWindow):
@@ -181,8 +181,8 @@ func (h *Handler) sightings(media []medium) int {
 func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32]byte) outcome {
 	var o outcome
 	for i, v := range h.vendors {
-		key := cacheKey(v.Profile(req), sum)
-		res, hit := h.state.cache.get(key)
+		profile := v.Profile(req)
+		res, hit := h.state.get(ctx, profile, sum)
 		var err error
 		if hit {
 			metrics.cache.WithLabelValues("hit").Inc()
@@ -190,7 +190,7 @@ func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32
 		} else {
 			h.state.misses.Add(1)
 			vctx, cancel := budget(ctx, len(h.vendors)-i)
-			res, err = h.call(vctx, h.guards[i], key, req)
+			res, err = h.call(vctx, h.guards[i], profile, sum, req)
 			cancel()
 		}
 		if err == nil {
@@ -222,28 +222,36 @@ func budget(ctx context.Context, left int) (context.Context, context.CancelFunc)
 // call asks v about req once for all concurrent requests with the same
 // image; each request waits only until its own deadline. The vendor call
 // keeps the deadline but not the cancellation of the request that started
-// it, so one client going away does not fail the others.
-func (h *Handler) call(ctx context.Context, g *guard, key string, req *vendors.Request) (vendors.Result, error) {
+// it, so one client going away does not fail the others. With Redis, the
+// instances share the call too: see state.claim.
+func (h *Handler) call(ctx context.Context, g *guard, profile string, sum [32]byte, req *vendors.Request) (vendors.Result, error) {
 	deadline, _ := ctx.Deadline()
-	led := false // set only by the request whose call runs
-	ch := h.state.calls.DoChan(key, func() (any, error) {
+	led, shared := false, false // set only by the request whose call runs
+	ch := h.state.calls.DoChan(cacheKey(profile, sum), func() (any, error) {
 		led = true
-		// A call that ended between this request's cache miss and now has
-		// left its result: take it rather than asking again.
-		if res, ok := h.state.cache.get(key); ok {
-			return res, nil
-		}
 		cctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 		defer cancel()
-		res, err := g.check(cctx, req)
+		// A call that ended between this request's cache miss and now
+		// (here or, with Redis, on another instance) has left its result:
+		// take it rather than asking again.
+		res, found, release, err := h.state.claim(cctx, profile, sum)
+		if err != nil {
+			return vendors.Result{}, g.err("no answer before the deadline", err)
+		}
+		if found {
+			shared = true
+			return res, nil
+		}
+		defer release() // after the result is stored
+		res, err = g.check(cctx, req)
 		if err == nil && res.Class != vendors.ClassInconclusive {
-			h.state.cache.set(key, res)
+			h.state.set(cctx, profile, sum, res)
 		}
 		return res, err
 	})
 	select {
 	case r := <-ch:
-		if led {
+		if led && !shared {
 			metrics.cache.WithLabelValues("miss").Inc()
 		} else {
 			metrics.cache.WithLabelValues("shared").Inc()

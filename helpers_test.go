@@ -66,7 +66,7 @@ func byMarker(m vendors.Media) (vendors.Result, error) {
 func newFake(name string) *fakeVendor { return &fakeVendor{name: name, answer: byMarker} }
 
 // testHandler is a provisioned Handler without a Caddy context.
-func testHandler(t *testing.T, configure func(*Handler), vs ...vendors.Vendor) (*Handler, *observer.ObservedLogs) {
+func testHandler(t testing.TB, configure func(*Handler), vs ...vendors.Vendor) (*Handler, *observer.ObservedLogs) {
 	t.Helper()
 	core, logs := observer.New(zap.DebugLevel)
 	h := &Handler{}

@@ -9,7 +9,7 @@ import (
 
 // The collectors are created once per process and registered on each
 // configuration's registry, so counts survive reloads. Labels are low
-// cardinality: vendor, verdict, outcome, kind — never an image hash, a
+// cardinality: vendor, verdict, outcome, kind, op — never an image hash, a
 // client address or a path.
 var (
 	metricsOnce sync.Once
@@ -21,6 +21,7 @@ var (
 		breaker        *prometheus.GaugeVec
 		inflight       *prometheus.GaugeVec
 		duplicates     *prometheus.CounterVec
+		redisErrors    *prometheus.CounterVec
 	}
 )
 
@@ -55,6 +56,10 @@ func initMetrics() {
 		Namespace: ns, Subsystem: sub, Name: "duplicates_total",
 		Help: "Images seen again, by what the policy did: retry (within duplicate_window), allow, annotate, deny.",
 	}, []string{"action"})
+	metrics.redisErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: sub, Name: "redis_errors_total",
+		Help: "Failed Redis operations by operation (get, set, sight, lock, poll, unlock, purge, len); each one fell back to local memory.",
+	}, []string{"op"})
 }
 
 // registerMetrics puts the collectors on a configuration's registry; a
@@ -67,7 +72,7 @@ func registerMetrics(reg prometheus.Registerer) error {
 	}
 	for _, c := range []prometheus.Collector{
 		metrics.checks, metrics.cache, metrics.vendorDuration, metrics.vendorErrors,
-		metrics.breaker, metrics.inflight, metrics.duplicates,
+		metrics.breaker, metrics.inflight, metrics.duplicates, metrics.redisErrors,
 	} {
 		if err := reg.Register(c); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
 			return err

@@ -3,8 +3,13 @@
 #   run    builds, starts the vendor emulators and a demo upstream on
 #          loopback, and runs examples/Caddyfile on http://localhost:8080
 #   test   everything CI runs: gofmt, go vet, go test -race, fuzz targets
-#          for FUZZTIME each, build smoke test
+#          for FUZZTIME each, build smoke test, two-instance test; the
+#          tests that need Redis get a throwaway redis-server on a free
+#          loopback port (scripts/with-redis.sh installs it if missing)
+#   multiinstance  two built Caddy processes sharing one Redis
 #   soak   load and fault test: real Caddy, faulty emulator, hashing upstream
+#   bench  what the gate costs: real Caddy bare vs gated side by side, plus
+#          the Go benchmarks of the handler and the floor (BENCHMARKS.md)
 #   fuzz   every fuzz target for FUZZTIME (make -f xcaddy.mk fuzz FUZZTIME=10m)
 
 CADDY_VERSION ?= v2.11.9
@@ -14,7 +19,7 @@ UPSTREAM_ADDR ?= 127.0.0.1:9781
 GO            ?= go
 FUZZTIME      ?= 10s
 
-.PHONY: build run test fmt-check vet unit fuzz soak smoke emulator
+.PHONY: build run test fmt-check vet unit fuzz soak smoke emulator multiinstance bench
 
 build:
 	$(GO) tool xcaddy build $(CADDY_VERSION) --with $(MODULE)@v0.0.0=. --output ./caddy
@@ -36,7 +41,7 @@ vet:
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -race -count=1 ./...
+	scripts/with-redis.sh $(GO) test -race -count=1 ./...
 
 # Each Fuzz function of every package, one at a time (go test -fuzz takes
 # one target per run).
@@ -53,13 +58,30 @@ fuzz:
 soak: build
 	$(GO) test -tags soak -run TestSoak -v -count=1 -timeout 20m ./soak
 
+# Uploads through the built Caddy with reverse_proxy only and with liveness
+# in front (cache hits, then misses against a vendor answering after 50 ms),
+# as markdown tables; BENCH_DURATION, BENCH_CONCURRENCY, BENCH_ROUNDS,
+# BENCH_WARMUP and BENCH_MISS_DELAY change the load. Then the Go benchmarks
+# of the handler alone and of the floor (SHA-256, base64, multipart).
+bench: build
+	$(GO) test -tags bench -run TestBench -v -count=1 -timeout 10m ./bench
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s .
+
 # The built binary must carry the handler and the vendor modules.
 smoke: build
 	./caddy list-modules > .modules.txt
 	grep -qx 'http.handlers.liveness' .modules.txt
-	grep -qx 'http.handlers.liveness.vendors.spoofsense' .modules.txt
+	for m in spoofsense videosdk facia verifik; do grep -qx "http.handlers.liveness.vendors.$$m" .modules.txt; done
+	grep -qx 'admin.api.liveness' .modules.txt
+	./caddy liveness check --help > /dev/null
 	./caddy adapt --config examples/Caddyfile --adapter caddyfile > /dev/null
 	@rm -f .modules.txt
 	@echo "smoke: ok"
 
-test: fmt-check vet unit fuzz smoke
+# Two processes of the built Caddy against one Redis and the emulator:
+# shared verdicts, duplicates seen across instances, one vendor call for
+# simultaneous misses.
+multiinstance: build
+	scripts/with-redis.sh $(GO) test -tags multiinstance -run TestTwoInstances -v -count=1 -timeout 5m ./multiinstance
+
+test: fmt-check vet unit fuzz smoke multiinstance

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -148,9 +149,13 @@ func vendorMessage(raw []byte) string {
 	return Sanitize(string(raw))
 }
 
+var urlPattern = regexp.MustCompile(`(?i)[a-z][a-z0-9+.-]*://[^\s"'<>]*`)
+
 // Sanitize keeps a vendor-supplied string fit for a log line: printable
-// ASCII only, at most 120 bytes.
+// ASCII only, at most 120 bytes, and no links (a vendor may put a link to
+// biometric imagery anywhere, as FACIA does in declined_proof).
 func Sanitize(s string) string {
+	s = urlPattern.ReplaceAllString(s, "[url]")
 	var b strings.Builder
 	for _, r := range s {
 		if b.Len() >= 120 {

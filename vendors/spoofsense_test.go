@@ -235,3 +235,16 @@ func TestSpoofSenseProvision(t *testing.T) {
 		t.Fatalf("default endpoint: %s", s.Profile(nil))
 	}
 }
+
+func TestSanitizeDropsLinks(t *testing.T) {
+	for in, want := range map[string]string{
+		"declined: https://proof.example/abc?sig=1 end": "declined: [url] end",
+		"HTTP://X.Y/z":        "[url]",
+		"no link, just proof": "no link, just proof",
+		"bad\x00byte\ttab":    "badbytetab",
+	} {
+		if got := vendors.Sanitize(in); got != want {
+			t.Errorf("Sanitize(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

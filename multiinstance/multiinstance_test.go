@@ -1,0 +1,337 @@
+//go:build multiinstance
+
+// Package multiinstance runs two processes of the built Caddy (the
+// ./caddy that make -f xcaddy.mk build writes) against one Redis and one
+// SpoofSense emulator, as operators run several instances behind a load
+// balancer. Run it with make -f xcaddy.mk multiinstance, which builds
+// Caddy and starts a throwaway redis-server (LIVENESS_REDIS_ADDR).
+package multiinstance
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/caddy-liveness/caddy-liveness/vendors/vendortest"
+)
+
+const apiKey = "multi-instance-key"
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// instance is one running Caddy process.
+type instance struct {
+	name, admin, listen string
+	log                 *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func start(t *testing.T, bin, name, caddyfile string, env []string) *instance {
+	t.Helper()
+	in := &instance{name: name, admin: freeAddr(t), listen: freeAddr(t), log: &syncBuffer{}}
+	cfg := strings.NewReplacer("ADMIN", in.admin, "LISTEN", in.listen).Replace(caddyfile)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "--config", path, "--adapter", "caddyfile")
+	cmd.Env = append(append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir), env...)
+	cmd.Stdout, cmd.Stderr = in.log, in.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("%s's log:\n%s", name, in.log.String())
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + in.admin + "/config/")
+		if err == nil {
+			resp.Body.Close()
+			// The site is up once it answers (the handler 400s an empty POST).
+			if r2, err := http.Get("http://" + in.listen + "/health"); err == nil {
+				r2.Body.Close()
+				return in
+			}
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("%s exited: %v\n%s", name, err, in.log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not start:\n%s", name, in.log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func upload(img []byte) (string, []byte) {
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	w.WriteField("user", "alice")
+	fw, _ := w.CreateFormFile("selfie", "selfie.jpg")
+	fw.Write(img)
+	w.Close()
+	return w.FormDataContentType(), buf.Bytes()
+}
+
+// post uploads img to an instance and returns the status and the
+// liveness headers the upstream received.
+func (in *instance) post(t *testing.T, img []byte) (int, http.Header) {
+	ct, body := upload(img)
+	resp, err := http.Post("http://"+in.listen+"/upload", ct, bytes.NewReader(body))
+	if err != nil {
+		t.Error(err)
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, nil
+	}
+	var echo vendortest.EchoResponse
+	if err := json.Unmarshal(b, &echo); err != nil {
+		t.Errorf("%s: upstream answer %q: %v", in.name, b, err)
+	}
+	return resp.StatusCode, echo.Headers
+}
+
+// metric sums a counter's samples with the given label from /metrics.
+func (in *instance) metric(t *testing.T, name, label string) float64 {
+	resp, err := http.Get("http://" + in.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	total := 0.0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, name+"{") && strings.Contains(line, label) {
+			f := strings.Fields(line)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			total += v
+		}
+	}
+	return total
+}
+
+func TestTwoInstances(t *testing.T) {
+	addr := os.Getenv("LIVENESS_REDIS_ADDR")
+	if addr == "" {
+		t.Fatal("LIVENESS_REDIS_ADDR is not set: run this test with `make -f xcaddy.mk multiinstance` (or test), which starts a redis-server")
+	}
+	bin, err := filepath.Abs("../caddy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("no Caddy binary at ../caddy (make -f xcaddy.mk build): %v", err)
+	}
+	ctx := context.Background()
+
+	// A Redis user of this test's own, with a password the configuration
+	// holds as a placeholder; keys under a prefix of this run's own.
+	var rb [6]byte
+	rand.Read(rb[:])
+	run := hex.EncodeToString(rb[:])
+	user, password, prefix := "mi-"+run, "pw-"+run, "mi:"+run+":"
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	if err := rdb.Do(ctx, "ACL", "SETUSER", user, "on", ">"+password, "~"+prefix+"*", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if ks, _ := rdb.Keys(ctx, prefix+"*").Result(); len(ks) > 0 {
+			rdb.Del(ctx, ks...)
+		}
+		rdb.Do(ctx, "ACL", "DELUSER", user)
+	}()
+
+	emu := vendortest.NewSpoofSense(apiKey)
+	emuSrv := httptest.NewServer(emu)
+	defer emuSrv.Close()
+	up := &vendortest.Echo{Keep: 10}
+	upSrv := httptest.NewServer(up)
+	defer upSrv.Close()
+
+	caddyfile := fmt.Sprintf(`{
+	admin ADMIN
+	persist_config off
+	auto_https off
+	log {
+		level INFO
+	}
+}
+http://LISTEN {
+	route /upload {
+		liveness {
+			vendor spoofsense {
+				api_key {env.LIVENESS_MI_KEY}
+				base_url %s
+			}
+			on_duplicate annotate
+			duplicate_window 1ms
+			cache redis {
+				url redis://%s@{env.LIVENESS_REDIS_ADDR}
+				password {env.LIVENESS_MI_REDIS_PW}
+				prefix %s
+				ttl 1h
+			}
+		}
+		reverse_proxy %s
+	}
+	respond /health "ok"
+}
+`, emuSrv.URL, user, prefix, strings.TrimPrefix(upSrv.URL, "http://"))
+	env := []string{"LIVENESS_MI_KEY=" + apiKey, "LIVENESS_MI_REDIS_PW=" + password}
+	one := start(t, bin, "instance 1", caddyfile, env)
+	two := start(t, bin, "instance 2", caddyfile, env)
+
+	// The password stays a placeholder in the running configuration.
+	resp, err := http.Get("http://" + one.admin + "/config/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if bytes.Contains(cfg, []byte(password)) || !bytes.Contains(cfg, []byte("{env.LIVENESS_MI_REDIS_PW}")) {
+		t.Fatalf("/config/ does not keep the password a placeholder:\n%s", cfg)
+	}
+
+	// 1. Instance 1 checks a new image: a vendor call.
+	a := vendortest.SampleJPEG("live;score=0.93;n=" + run)
+	status, h := one.post(t, a)
+	if status != 200 || h.Get("X-Liveness-Verdict") != "live" || h.Get("X-Liveness-Cache") != "miss" {
+		t.Fatalf("instance 1, new image: %d %v", status, h)
+	}
+	if n := emu.CallCount(); n != 1 {
+		t.Fatalf("%d vendor calls after the first upload, want 1", n)
+	}
+
+	// The sighting is in Redis; wait until duplicate_window (1ms) has
+	// passed since it, so that the next upload is a replay.
+	sum := h.Get("X-Liveness-Image-Sha256")
+	f, err := rdb.HGet(ctx, prefix+"seen:"+sum, "f").Int64()
+	if err != nil {
+		t.Fatalf("no sighting in Redis under %sseen:%s: %v", prefix, sum, err)
+	}
+	for time.Since(time.Unix(0, f)) <= 5*time.Millisecond {
+		time.Sleep(time.Millisecond)
+	}
+
+	// 2. Instance 2 gets the same image: a cache hit without a vendor
+	// call, and a duplicate (seen once before, by instance 1).
+	status, h = two.post(t, a)
+	if status != 200 || h.Get("X-Liveness-Cache") != "hit" || h.Get("X-Liveness-Duplicate") != "2" {
+		t.Fatalf("instance 2, same image: %d cache %q duplicate %q", status, h.Get("X-Liveness-Cache"), h.Get("X-Liveness-Duplicate"))
+	}
+	// 3. And back on instance 1: the count includes instance 2's sighting.
+	status, h = one.post(t, a)
+	if status != 200 || h.Get("X-Liveness-Cache") != "hit" || h.Get("X-Liveness-Duplicate") != "3" {
+		t.Fatalf("instance 1, replay: %d cache %q duplicate %q", status, h.Get("X-Liveness-Cache"), h.Get("X-Liveness-Duplicate"))
+	}
+	if n := emu.CallCount(); n != 1 {
+		t.Fatalf("%d vendor calls after three uploads of one image on two instances, want 1", n)
+	}
+
+	// 4. A new image sent to both at once, while the vendor takes 500 ms:
+	// one vendor call; the other instance waits for its result.
+	shared0 := one.metric(t, "caddy_liveness_cache_lookups_total", `result="shared"`) + two.metric(t, "caddy_liveness_cache_lookups_total", `result="shared"`)
+	b := vendortest.SampleJPEG("live;score=0.88;delay=500ms;n=" + run)
+	var wg sync.WaitGroup
+	heads := make([]http.Header, 2)
+	statuses := make([]int, 2)
+	for i, in := range []*instance{one, two} {
+		wg.Go(func() { statuses[i], heads[i] = in.post(t, b) })
+	}
+	wg.Wait()
+	for i := range 2 {
+		if statuses[i] != 200 || heads[i].Get("X-Liveness-Verdict") != "live" || heads[i].Get("X-Liveness-Cache") != "miss" {
+			t.Fatalf("simultaneous upload to instance %d: %d verdict %q cache %q (both miss: one calls, one waits)",
+				i+1, statuses[i], heads[i].Get("X-Liveness-Verdict"), heads[i].Get("X-Liveness-Cache"))
+		}
+	}
+	if n := emu.CallCount(); n != 2 {
+		t.Fatalf("%d vendor calls in all, want 2: the simultaneous misses made more than one", n)
+	}
+	shared := one.metric(t, "caddy_liveness_cache_lookups_total", `result="shared"`) + two.metric(t, "caddy_liveness_cache_lookups_total", `result="shared"`)
+	if shared-shared0 != 1 {
+		t.Fatalf("cache_lookups_total{result=shared} grew by %v across the instances, want 1", shared-shared0)
+	}
+
+	// What Redis holds: two results, two sightings, no lock, no image.
+	ks, err := rdb.Keys(ctx, prefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, k := range ks {
+		kinds[strings.SplitN(strings.TrimPrefix(k, prefix), ":", 2)[0]]++
+		if v, _ := rdb.Dump(ctx, k).Result(); strings.Contains(v, string(a[:64])) || strings.Contains(v, string(b[:64])) {
+			t.Fatalf("%s holds image bytes", k)
+		}
+	}
+	if kinds["result"] != 2 || kinds["seen"] != 2 || len(kinds) != 2 {
+		t.Fatalf("keys by kind %v, want 2 results and 2 sightings: %q", kinds, ks)
+	}
+	if errs := one.metric(t, "caddy_liveness_redis_errors_total", "op=") + two.metric(t, "caddy_liveness_redis_errors_total", "op="); errs != 0 {
+		t.Fatalf("%v Redis errors", errs)
+	}
+	t.Logf("vendor calls: %d for 2 images, 3 + 2 uploads on 2 instances; Redis keys %v", emu.CallCount(), kinds)
+}

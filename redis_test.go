@@ -1,0 +1,898 @@
+package caddyliveness
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/caddy-liveness/caddy-liveness/vendors"
+	"github.com/caddy-liveness/caddy-liveness/vendors/vendortest"
+)
+
+// redisAddr is the redis-server the tests use. make -f xcaddy.mk test
+// (through scripts/with-redis.sh) starts one and sets it; without it the
+// tests fail rather than skip, so that CI cannot pass without them.
+func redisAddr(t testing.TB) string {
+	t.Helper()
+	addr := os.Getenv("LIVENESS_REDIS_ADDR")
+	if addr == "" {
+		t.Fatal("LIVENESS_REDIS_ADDR is not set: run the tests with `make -f xcaddy.mk test` " +
+			"or `scripts/with-redis.sh go test ./...`, which start a redis-server")
+	}
+	return addr
+}
+
+// testPrefix is a key prefix of this test's own.
+func testPrefix(t testing.TB) string {
+	var b [6]byte
+	rand.Read(b[:])
+	return "test:" + strings.ReplaceAll(t.Name(), "/", ".") + ":" + hex.EncodeToString(b[:]) + ":"
+}
+
+func redisOptions(t testing.TB, addr string) *redis.Options {
+	t.Helper()
+	opts, err := (&RedisConfig{Address: addr}).options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return opts
+}
+
+// rawClient talks to the test server directly, to look at the keys.
+func rawClient(t testing.TB) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: redisAddr(t)})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// newTestRedisStore is a redisStore on the test server under a fresh
+// prefix, whose keys go when the test ends.
+func newTestRedisStore(t *testing.T, ttl time.Duration) *redisStore {
+	rs := newRedisStore(redisOptions(t, redisAddr(t)), testPrefix(t), ttl)
+	rs.opTimeout = 2 * time.Second // correctness here, not latency
+	t.Cleanup(func() {
+		rs.c.Del(context.Background(), keys(t, rs.c, rs.prefix)...)
+		rs.close()
+	})
+	return rs
+}
+
+func keys(t testing.TB, c *redis.Client, prefix string) []string {
+	t.Helper()
+	ks, err := c.Keys(context.Background(), globEscape(prefix)+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// storeSuite is the behaviour both backends share.
+func storeSuite(t *testing.T, open func(t *testing.T, ttl time.Duration) store) {
+	yes := true
+	res := vendors.Result{Class: vendors.ClassFace, Score: 0.93, HasScore: true, Passed: &yes, Veto: true,
+		DefaultThreshold: 0.55, Reason: "some_reason", Reference: "ref-1"}
+	a, b := sha256.Sum256([]byte("image a")), sha256.Sum256([]byte("image b"))
+	const p1, p2 = "spoofsense https://one.example/v1 antispoofing", "spoofsense https://one.example/v1 robust"
+
+	t.Run("results", func(t *testing.T) {
+		s, ctx := open(t, time.Hour), t.Context()
+		if _, ok, err := s.get(ctx, p1, a); ok || err != nil {
+			t.Fatalf("empty store: ok %v, err %v", ok, err)
+		}
+		if err := s.set(ctx, p1, a, res); err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := s.get(ctx, p1, a)
+		if !ok || err != nil || !reflect.DeepEqual(got, res) {
+			t.Fatalf("got %+v %v %v, want %+v", got, ok, err, res)
+		}
+		if _, ok, _ := s.get(ctx, p2, a); ok {
+			t.Fatal("another profile shares the entry")
+		}
+		if _, ok, _ := s.get(ctx, p1, b); ok {
+			t.Fatal("another image shares the entry")
+		}
+		other := vendors.Result{Class: vendors.ClassNoFace, Reason: "face_not_detected"}
+		s.set(ctx, p1, a, other)
+		if got, _, _ := s.get(ctx, p1, a); !reflect.DeepEqual(got, other) {
+			t.Fatalf("overwrite: %+v", got)
+		}
+		if n, err := s.len(ctx); n != 1 || err != nil {
+			t.Fatalf("len %d %v, want 1", n, err)
+		}
+	})
+
+	t.Run("result ttl", func(t *testing.T) {
+		s, ctx := open(t, 200*time.Millisecond), t.Context()
+		s.set(ctx, p1, a, res)
+		if _, ok, _ := s.get(ctx, p1, a); !ok {
+			t.Fatal("gone at once")
+		}
+		waitFor(t, 5*time.Second, "the result to expire", func() bool {
+			_, ok, _ := s.get(ctx, p1, a)
+			return !ok
+		})
+	})
+
+	t.Run("sightings", func(t *testing.T) {
+		s, ctx := open(t, time.Hour), t.Context()
+		t0 := time.Unix(1_700_000_000, 123456789)
+		if si, err := s.sight(ctx, a, t0); err != nil || si.count != 1 || !si.first.Equal(t0) {
+			t.Fatalf("first sighting %+v %v", si, err)
+		}
+		if si, _ := s.sight(ctx, a, t0.Add(time.Minute)); si.count != 2 || !si.first.Equal(t0) {
+			t.Fatalf("second sighting %+v: the first-seen time must stay", si)
+		}
+		if si, _ := s.sight(ctx, b, t0.Add(time.Hour)); si.count != 1 || !si.first.Equal(t0.Add(time.Hour)) {
+			t.Fatalf("another image %+v", si)
+		}
+		if n, _ := s.len(ctx); n != 0 {
+			t.Fatalf("sightings counted as results: len %d", n)
+		}
+	})
+
+	t.Run("sightings are atomic", func(t *testing.T) {
+		s, ctx := open(t, time.Hour), t.Context()
+		const n = 40
+		t0 := time.Unix(1_700_000_000, 0)
+		counts := make([]int, n)
+		firsts := make([]time.Time, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				si, err := s.sight(ctx, a, t0.Add(time.Duration(i)*time.Second))
+				if err != nil {
+					t.Error(err)
+				}
+				counts[i], firsts[i] = si.count, si.first
+			})
+		}
+		wg.Wait()
+		slices.Sort(counts)
+		for i, c := range counts {
+			if c != i+1 {
+				t.Fatalf("counts %v, want 1..%d once each", counts, n)
+			}
+		}
+		for _, f := range firsts {
+			if !f.Equal(firsts[0]) {
+				t.Fatalf("first-seen times differ: %v", firsts)
+			}
+		}
+	})
+
+	t.Run("sighting ttl counts from the first", func(t *testing.T) {
+		s, ctx := open(t, 300*time.Millisecond), t.Context()
+		// Sighting it again and again must not keep it: it is forgotten
+		// one TTL after the first sighting.
+		waitFor(t, 5*time.Second, "the sighting to expire", func() bool {
+			si, _ := s.sight(ctx, a, time.Now())
+			return si.count == 1
+		})
+	})
+
+	t.Run("purge", func(t *testing.T) {
+		s, ctx := open(t, time.Hour), t.Context()
+		for _, p := range []string{p1, p2} {
+			for _, sum := range [][32]byte{a, b} {
+				s.set(ctx, p, sum, res)
+			}
+		}
+		s.sight(ctx, a, time.Now())
+		if n, err := s.purge(ctx, a[:]); n != 2 || err != nil {
+			t.Fatalf("purged %d %v, want 2", n, err)
+		}
+		for _, p := range []string{p1, p2} {
+			if _, ok, _ := s.get(ctx, p, a); ok {
+				t.Fatal("a purged image kept a result")
+			}
+			if _, ok, _ := s.get(ctx, p, b); !ok {
+				t.Fatal("another image's result went")
+			}
+		}
+		if n, _ := s.len(ctx); n != 2 {
+			t.Fatalf("len %d, want 2", n)
+		}
+		if si, _ := s.sight(ctx, a, time.Now()); si.count != 2 {
+			t.Fatalf("purge dropped the sightings: %+v", si)
+		}
+		if n, err := s.purge(ctx, nil); n != 2 || err != nil {
+			t.Fatalf("purged all: %d %v, want 2", n, err)
+		}
+		if n, _ := s.len(ctx); n != 0 {
+			t.Fatalf("len %d after purging all", n)
+		}
+	})
+}
+
+// recv waits for a value on ch, at most 10 seconds.
+func recv[T any](t *testing.T, ch <-chan T, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("gave up waiting for %s", what)
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up after %v waiting for %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestStoreMemory(t *testing.T) {
+	storeSuite(t, func(t *testing.T, ttl time.Duration) store {
+		st := newState(ttl, 1000)
+		t.Cleanup(func() { st.Destruct() })
+		return st.local
+	})
+}
+
+func TestStoreRedis(t *testing.T) {
+	storeSuite(t, func(t *testing.T, ttl time.Duration) store {
+		return newTestRedisStore(t, ttl)
+	})
+}
+
+// The key layout: hashes only, never a profile (with its URL) or image
+// bytes; every key has a TTL.
+func TestRedisKeyLayout(t *testing.T) {
+	rs := newTestRedisStore(t, time.Hour)
+	ctx := t.Context()
+	img := []byte("the image bytes")
+	sum := sha256.Sum256(img)
+	profile := "spoofsense https://api.example/v1 antispoofing"
+	rs.set(ctx, profile, sum, vendors.Result{Class: vendors.ClassFace, Score: 0.9, HasScore: true})
+	rs.sight(ctx, sum, time.Now())
+	ps := sha256.Sum256([]byte(profile))
+	want := []string{
+		rs.prefix + "result:" + hex.EncodeToString(ps[:]) + ":" + hex.EncodeToString(sum[:]),
+		rs.prefix + "seen:" + hex.EncodeToString(sum[:]),
+	}
+	slices.Sort(want)
+	c := rawClient(t)
+	if got := keys(t, c, rs.prefix); !slices.Equal(got, want) {
+		t.Fatalf("keys %q, want %q", got, want)
+	}
+	for _, k := range want {
+		if ttl := c.PTTL(ctx, k).Val(); ttl <= 0 || ttl > time.Hour {
+			t.Fatalf("%s has TTL %v", k, ttl)
+		}
+		dump := c.Dump(ctx, k).Val()
+		if strings.Contains(dump, string(img)) || strings.Contains(dump, "api.example") {
+			t.Fatalf("%s holds the image or the profile", k)
+		}
+	}
+	if v := c.Get(ctx, want[0]).Val(); !strings.Contains(v, `"class":"face"`) {
+		t.Fatalf("result value %q", v)
+	}
+}
+
+func TestRedisPrefixIsEscapedForScans(t *testing.T) {
+	rs := newTestRedisStore(t, time.Hour)
+	ctx := t.Context()
+	rs.prefix += "*?[x]\\"
+	other := newTestRedisStore(t, time.Hour)
+	other.prefix = strings.TrimSuffix(rs.prefix, "*?[x]\\") + "zz?[x]\\"
+	sum := sha256.Sum256([]byte("x"))
+	rs.set(ctx, "p", sum, vendors.Result{Class: vendors.ClassFace})
+	other.set(ctx, "p", sum, vendors.Result{Class: vendors.ClassFace})
+	t.Cleanup(func() { rs.c.Del(context.Background(), keys(t, rs.c, rs.prefix)...) })
+	if n, _ := rs.len(ctx); n != 1 {
+		t.Fatalf("len %d, want 1: the glob characters of the prefix matched other keys", n)
+	}
+	if n, _ := rs.purge(ctx, nil); n != 1 {
+		t.Fatalf("purged %d, want 1", n)
+	}
+	if _, ok, _ := other.get(ctx, "p", sum); !ok {
+		t.Fatal("a purge reached another prefix")
+	}
+}
+
+// redisHandler is a test handler on the test Redis under prefix (one per
+// call: one "instance").
+func redisHandler(t *testing.T, addr, prefix string, configure func(*Handler), vs ...vendors.Vendor) (*Handler, *observer.ObservedLogs) {
+	t.Helper()
+	h, logs := testHandler(t, configure, vs...)
+	h.state.remote = newRedisStore(redisOptions(t, addr), prefix, time.Duration(h.Cache.TTL))
+	// Generous under -race on a busy machine: a slow first connection
+	// would otherwise put the handler in degraded mode. The tests of
+	// Redis failing set it back.
+	h.state.remote.opTimeout = 2 * time.Second
+	h.state.setLogger(h.logger)
+	return h, logs
+}
+
+func cleanPrefix(t *testing.T, prefix string) {
+	c := rawClient(t)
+	t.Cleanup(func() {
+		if ks := keys(t, c, prefix); len(ks) > 0 {
+			c.Del(context.Background(), ks...)
+		}
+	})
+}
+
+// Two instances on one Redis: the second's upload of an image is a cache
+// hit without a vendor call, and a replay seen by one is a duplicate on
+// the other.
+func TestRedisSharedByInstances(t *testing.T) {
+	addr, prefix := redisAddr(t), testPrefix(t)
+	cleanPrefix(t, prefix)
+	v := newFake("shared")
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	cfg := func(h *Handler) { h.OnDuplicate = "annotate" }
+	h1, _ := redisHandler(t, addr, prefix, cfg, v)
+	h2, _ := redisHandler(t, addr, prefix, cfg, v)
+	h1.now, h2.now = c.now, c.now
+	img := vendortest.SampleJPEG("live;score=0.91")
+	start := c.t
+	steps := []struct {
+		h        *Handler
+		after    time.Duration
+		cache    string
+		dup      string
+		vendorCt int64
+	}{
+		{h1, 0, "miss", "", 1},
+		{h2, 10 * time.Second, "hit", "", 1},        // within duplicate_window: a retry
+		{h2, 2 * time.Minute, "hit", "3", 1},        // a replay, first seen by h1
+		{h1, 3 * time.Minute, "hit", "4", 1},        // seen by h2 last
+		{h2, 4 * time.Minute, "hit", "5", int64(1)}, // still one vendor call
+	}
+	for i, s := range steps {
+		c.t = start.Add(s.after)
+		ct, body := multipartBody(t, "selfie", img)
+		up := &upstream{}
+		if err, _ := serve(s.h, post(ct, body), up); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if got := up.header.Get("X-Liveness-Cache"); got != s.cache {
+			t.Fatalf("step %d: X-Liveness-Cache %q, want %q", i, got, s.cache)
+		}
+		if got := up.header.Get("X-Liveness-Duplicate"); got != s.dup {
+			t.Fatalf("step %d: X-Liveness-Duplicate %q, want %q", i, got, s.dup)
+		}
+		if got := v.calls.Load(); got != s.vendorCt {
+			t.Fatalf("step %d: %d vendor calls, want %d", i, got, s.vendorCt)
+		}
+	}
+	// Nothing in this process's memory: Redis held it all.
+	if h1.state.cache.len() != 0 || h2.state.seen.len() != 0 {
+		t.Fatal("results or sightings went to local memory while Redis answered")
+	}
+}
+
+// Two instances missing the same new image at once make one vendor call:
+// one takes the lock, the other waits for its result.
+func TestRedisLockSharesTheCall(t *testing.T) {
+	addr, prefix := redisAddr(t), testPrefix(t)
+	cleanPrefix(t, prefix)
+	v := newFake("locked")
+	v.gate, v.started = make(chan struct{}), make(chan struct{}, 2)
+	h1, _ := redisHandler(t, addr, prefix, nil, v)
+	h2, _ := redisHandler(t, addr, prefix, nil, v)
+	waiting := make(chan struct{}, 1)
+	h2.state.onWait = func() { waiting <- struct{}{} }
+	release := sync.OnceFunc(func() { close(v.gate) })
+	defer release()
+	shared0 := testutil.ToFloat64(metrics.cache.WithLabelValues("shared"))
+
+	img := vendortest.SampleJPEG("live;score=0.88")
+	ups := []*upstream{{}, {}}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i, h := range []*Handler{h1, h2} {
+		ct, body := multipartBody(t, "selfie", img)
+		wg.Go(func() { errs[i], _ = serve(h, post(ct, body), ups[i]) })
+		if i == 0 {
+			recv(t, v.started, "instance 1's vendor call") // h1 holds the lock and is calling
+		}
+	}
+	recv(t, waiting, "instance 2 to wait for instance 1's call") // h2 missed, found the lock, and polls
+	release()
+	wg.Wait()
+	for i := range 2 {
+		if errs[i] != nil {
+			t.Fatalf("instance %d: %v", i+1, errs[i])
+		}
+		if got := ups[i].header.Get("X-Liveness-Verdict"); got != "live" {
+			t.Fatalf("instance %d: verdict %q", i+1, got)
+		}
+		if got := ups[i].header.Get("X-Liveness-Cache"); got != "miss" {
+			t.Fatalf("instance %d: X-Liveness-Cache %q: both missed, one waited", i+1, got)
+		}
+	}
+	if n := v.calls.Load(); n != 1 {
+		t.Fatalf("%d vendor calls, want 1", n)
+	}
+	if d := testutil.ToFloat64(metrics.cache.WithLabelValues("shared")) - shared0; d != 1 {
+		t.Fatalf("cache_lookups_total{result=shared} grew by %v, want 1", d)
+	}
+	if ks := keys(t, rawClient(t), prefix+"lock:"); len(ks) != 0 {
+		t.Fatalf("the lock stayed: %q", ks)
+	}
+}
+
+// A holder whose vendor call fails releases the lock without a result;
+// the waiter then calls the vendor itself.
+func TestRedisLockReleasedOnFailure(t *testing.T) {
+	addr, prefix := redisAddr(t), testPrefix(t)
+	cleanPrefix(t, prefix)
+	var calls atomic.Int64
+	gate, started := make(chan struct{}), make(chan struct{}, 2)
+	v := newFake("failing-first")
+	v.started = started
+	v.answer = func(m vendors.Media) (vendors.Result, error) {
+		if calls.Add(1) == 1 {
+			<-gate
+			return vendors.Result{}, &vendors.Error{Vendor: "f", Kind: vendors.KindBadRequest, Status: 400}
+		}
+		return byMarker(m)
+	}
+	cfg := func(h *Handler) { h.OnError = "allow" }
+	h1, _ := redisHandler(t, addr, prefix, cfg, v)
+	h2, _ := redisHandler(t, addr, prefix, cfg, v)
+	waiting := make(chan struct{}, 1)
+	h2.state.onWait = func() { waiting <- struct{}{} }
+	release := sync.OnceFunc(func() { close(gate) })
+	defer release()
+	img := vendortest.SampleJPEG("live;score=0.81")
+	ups := []*upstream{{}, {}}
+	var wg sync.WaitGroup
+	for i, h := range []*Handler{h1, h2} {
+		ct, body := multipartBody(t, "selfie", img)
+		wg.Go(func() { serve(h, post(ct, body), ups[i]) })
+		if i == 0 {
+			recv(t, started, "instance 1's vendor call")
+		}
+	}
+	recv(t, waiting, "instance 2 to wait for instance 1's call")
+	release()
+	wg.Wait()
+	if got := ups[0].header.Get("X-Liveness-Verdict"); got != "error" {
+		t.Fatalf("instance 1: verdict %q, want error", got)
+	}
+	if got := ups[1].header.Get("X-Liveness-Verdict"); got != "live" {
+		t.Fatalf("instance 2: verdict %q, want live from its own call", got)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("%d vendor calls, want 2", n)
+	}
+}
+
+// A waiter whose deadline passes while another instance calls gets the
+// usual timeout error.
+func TestRedisLockWaitEndsAtTheDeadline(t *testing.T) {
+	addr, prefix := redisAddr(t), testPrefix(t)
+	cleanPrefix(t, prefix)
+	rs := newRedisStore(redisOptions(t, addr), prefix, time.Hour)
+	defer rs.close()
+	img := vendortest.SampleJPEG("live")
+	v := newFake("held")
+	h, _ := redisHandler(t, addr, prefix, func(h *Handler) { h.Timeout = caddy.Duration(300 * time.Millisecond) }, v)
+	// Another instance holds the lock for longer than the deadline.
+	m, err := h.x.medium(img, "file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	profile := v.Profile(nil)
+	if _, _, taken, err := rs.lock(t.Context(), profile, m.sum, "other", time.Minute); !taken || err != nil {
+		t.Fatalf("lock: %v %v", taken, err)
+	}
+	ct, body := multipartBody(t, "selfie", img)
+	start := time.Now()
+	err, repl := serve(h, post(ct, body), &upstream{})
+	if statusOf(err) != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503 (%d vendor calls, redis down: %v)", statusOf(err), v.calls.Load(), h.state.health.down.Load())
+	}
+	if r, _ := repl.GetString("http.liveness.reason"); r != "timeout" {
+		t.Fatalf("reason %q, want timeout", r)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("took %v past a 300ms deadline", took)
+	}
+	if v.calls.Load() != 0 {
+		t.Fatal("called the vendor while another instance held the lock")
+	}
+}
+
+// proxy is a TCP proxy in front of Redis that can refuse connections
+// (Redis down) or swallow them (Redis hanging), and come back.
+type proxy struct {
+	ln     net.Listener
+	target string
+	mode   atomic.Int32 // 0 forward, 1 refuse, 2 hang
+	mu     sync.Mutex
+	conns  map[net.Conn]bool
+	wg     sync.WaitGroup
+}
+
+const (
+	proxyForward = iota
+	proxyRefuse
+	proxyHang
+)
+
+func newProxy(t *testing.T, target string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	p.wg.Go(p.serve)
+	t.Cleanup(func() {
+		ln.Close()
+		p.dropAll()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *proxy) addr() string { return p.ln.Addr().String() }
+
+func (p *proxy) track(c net.Conn) {
+	p.mu.Lock()
+	p.conns[c] = true
+	p.mu.Unlock()
+}
+
+func (p *proxy) dropAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.Close()
+		delete(p.conns, c)
+	}
+}
+
+func (p *proxy) set(mode int32) {
+	p.mode.Store(mode)
+	p.dropAll()
+}
+
+func (p *proxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		switch p.mode.Load() {
+		case proxyRefuse:
+			c.Close()
+			continue
+		case proxyHang:
+			p.track(c)
+			p.wg.Go(func() { io.Copy(io.Discard, c) })
+			continue
+		}
+		up, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.track(c)
+		p.track(up)
+		p.wg.Go(func() { io.Copy(up, c); up.Close() })
+		p.wg.Go(func() { io.Copy(c, up); c.Close() })
+	}
+}
+
+func warnings(logs *observer.ObservedLogs) int {
+	return logs.FilterLevelExact(zapcore.WarnLevel).FilterMessageSnippet("redis unavailable").Len()
+}
+
+func redisErrorsTotal() float64 {
+	registerMetrics(nil)
+	total := 0.0
+	for _, op := range []string{"get", "set", "sight", "lock", "poll", "unlock", "purge", "len"} {
+		total += testutil.ToFloat64(metrics.redisErrors.WithLabelValues(op))
+	}
+	return total
+}
+
+// uploadLive sends a new live image (or img again) through h and checks
+// that it passed with the verdict.
+func uploadLive(t *testing.T, h *Handler, img []byte) http.Header {
+	t.Helper()
+	ct, body := multipartBody(t, "selfie", img)
+	up := &upstream{}
+	err, _ := serve(h, post(ct, body), up)
+	if err != nil {
+		t.Fatalf("the handler failed while the vendor answers: %v", err)
+	}
+	if got := up.header.Get("X-Liveness-Verdict"); got != "live" {
+		t.Fatalf("verdict %q, want live", got)
+	}
+	return up.header
+}
+
+// Nothing listens at the Redis address: every request is answered from
+// the vendor and local memory, one warning is logged, errors are counted.
+func TestRedisDownAtStart(t *testing.T) {
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := dead.Addr().String()
+	dead.Close()
+	v := newFake("nolink")
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	h, logs := redisHandler(t, addr, testPrefix(t), func(h *Handler) { h.OnDuplicate = "annotate" }, v)
+	h.now = c.now
+	h.state.health.retryAfter = 0 // try Redis on every operation: the worst case
+	errs0 := redisErrorsTotal()
+	img := vendortest.SampleJPEG("live;score=0.9")
+	if got := uploadLive(t, h, img).Get("X-Liveness-Cache"); got != "miss" {
+		t.Fatalf("first upload: cache %q", got)
+	}
+	c.t = c.t.Add(5 * time.Minute)
+	hdr := uploadLive(t, h, img)
+	if hdr.Get("X-Liveness-Cache") != "hit" || hdr.Get("X-Liveness-Duplicate") != "2" {
+		t.Fatalf("second upload: cache %q duplicate %q: local memory should stand in", hdr.Get("X-Liveness-Cache"), hdr.Get("X-Liveness-Duplicate"))
+	}
+	for i := range 5 {
+		uploadLive(t, h, vendortest.SampleJPEG("live;n="+string(rune('a'+i))))
+	}
+	if n := v.calls.Load(); n != 6 {
+		t.Fatalf("%d vendor calls, want 6", n)
+	}
+	if n := warnings(logs); n != 1 {
+		t.Fatalf("%d warnings, want 1 per interval", n)
+	}
+	if d := redisErrorsTotal() - errs0; d < 7 {
+		t.Fatalf("redis_errors_total grew by %v, want one or more per request", d)
+	}
+	if !logHas(logs, "connection refused") {
+		t.Fatal("the warning does not say why")
+	}
+}
+
+// Redis goes away mid-test and comes back: requests keep being answered,
+// one warning, errors counted, and once Redis answers again results are
+// stored there again and shared.
+func TestRedisStopsAndRecovers(t *testing.T) {
+	prefix := testPrefix(t)
+	cleanPrefix(t, prefix)
+	p := newProxy(t, redisAddr(t))
+	v := newFake("flaky")
+	h, logs := redisHandler(t, p.addr(), prefix, nil, v)
+	h.state.health.retryAfter = 20 * time.Millisecond
+	other, _ := redisHandler(t, redisAddr(t), prefix, nil, v) // another instance, on Redis directly
+	errs0 := redisErrorsTotal()
+
+	a := vendortest.SampleJPEG("live;n=a")
+	uploadLive(t, h, a)
+	if got := uploadLive(t, other, a).Get("X-Liveness-Cache"); got != "hit" {
+		t.Fatalf("before the outage: the other instance got %q, want a hit from Redis", got)
+	}
+
+	p.set(proxyRefuse)
+	b := vendortest.SampleJPEG("live;n=b")
+	for range 5 {
+		uploadLive(t, h, b) // from the vendor, then local memory
+	}
+	if n := v.calls.Load(); n != 2 {
+		t.Fatalf("%d vendor calls during the outage, want 2 (a, then b once)", n)
+	}
+	if n := warnings(logs); n != 1 {
+		t.Fatalf("%d warnings, want 1", n)
+	}
+	if redisErrorsTotal() == errs0 {
+		t.Fatal("redis_errors_total did not grow")
+	}
+
+	p.set(proxyForward)
+	c := vendortest.SampleJPEG("live;n=c")
+	waitFor(t, 10*time.Second, "Redis to be used again", func() bool {
+		uploadLive(t, h, c)
+		_, ok, _ := other.state.remote.get(t.Context(), v.Profile(nil), sha256.Sum256(c))
+		return ok
+	})
+	if got := uploadLive(t, other, c).Get("X-Liveness-Cache"); got != "hit" {
+		t.Fatalf("after recovery: the other instance got %q, want a hit", got)
+	}
+	if !logHas(logs, "redis answers again") {
+		t.Fatal("no recovery log line")
+	}
+	if n := warnings(logs); n != 1 {
+		t.Fatalf("%d warnings in all, want 1", n)
+	}
+}
+
+// A Redis that accepts connections but never answers costs each request
+// at most the operation timeouts; requests are answered from the vendor.
+func TestRedisHangs(t *testing.T) {
+	prefix := testPrefix(t)
+	p := newProxy(t, redisAddr(t))
+	p.set(proxyHang)
+	v := newFake("slow-redis")
+	h, logs := redisHandler(t, p.addr(), prefix, nil, v)
+	h.state.remote.opTimeout = redisOpTimeout
+	img := vendortest.SampleJPEG("live;n=hang")
+	start := time.Now()
+	uploadLive(t, h, img)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("took %v with Redis hanging", took)
+	}
+	// Redis is now left alone for a while: the next request is quick.
+	start = time.Now()
+	if got := uploadLive(t, h, img).Get("X-Liveness-Cache"); got != "hit" {
+		t.Fatalf("second upload: cache %q, want a hit from local memory", got)
+	}
+	if took := time.Since(start); took > redisOpTimeout {
+		t.Fatalf("the second request took %v: Redis was not skipped", took)
+	}
+	if warnings(logs) != 1 {
+		t.Fatalf("%d warnings, want 1", warnings(logs))
+	}
+	if !logHas(logs, "sight") {
+		t.Fatal("the warning does not name the operation")
+	}
+}
+
+// The Caddyfile block, its errors, and the password staying a placeholder
+// in the configuration.
+func TestRedisCaddyfile(t *testing.T) {
+	h, err := parse("liveness {\n vendor spoofsense {\n api_key k\n }\n cache redis {\n address {env.LV_REDIS}\n password {env.LV_REDIS_PW}\n db 3\n prefix app1:\n ttl 2h\n }\n}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := CacheConfig{Backend: "redis", TTL: caddy.Duration(2 * time.Hour), Redis: &RedisConfig{Address: "{env.LV_REDIS}", Password: "{env.LV_REDIS_PW}", DB: 3, Prefix: "app1:"}}
+	if !reflect.DeepEqual(*h.Cache, want) {
+		t.Fatalf("cache %+v, want %+v", *h.Cache, want)
+	}
+	js, _ := json.Marshal(h.Cache)
+	if !strings.Contains(string(js), `"password":"{env.LV_REDIS_PW}"`) || !strings.Contains(string(js), `"backend":"redis"`) {
+		t.Fatalf("JSON %s", js)
+	}
+	if _, err := parse("liveness {\n vendor spoofsense {\n api_key k\n }\n cache redis {\n url redis://127.0.0.1:1/2\n }\n}"); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := parse("liveness {\n vendor spoofsense {\n api_key k\n }\n cache memory {\n ttl 1h\n }\n}"); err != nil || h.Cache.Backend != "memory" {
+		t.Fatal(err)
+	}
+	for name, block := range map[string]string{
+		"no address":        "cache redis {\n db 1\n}",
+		"address and url":   "cache redis {\n address a:1\n url redis://a:1\n}",
+		"unknown backend":   "cache memcached {\n}",
+		"extra argument":    "cache redis x {\n address a:1\n}",
+		"bad db":            "cache redis {\n address a:1\n db -1\n}",
+		"unknown option":    "cache redis {\n address a:1\n max_entries 5\n}",
+		"duplicate option":  "cache redis {\n address a:1\n prefix a\n prefix b\n}",
+		"bad ttl":           "cache redis {\n address a:1\n ttl soon\n}",
+		"memory with redis": "cache memory {\n address a:1\n}",
+	} {
+		if _, err := parse("liveness {\n vendor spoofsense {\n api_key k\n }\n " + block + "\n}"); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// Provisioning resolves the placeholders, refuses an empty password, and
+// authenticates with it.
+func TestRedisProvision(t *testing.T) {
+	addr := redisAddr(t)
+	prefix := testPrefix(t)
+	cleanPrefix(t, prefix)
+	c := rawClient(t)
+	user := "lv-" + hex.EncodeToString([]byte(prefix))[:12]
+	const pw = "s3cret-for-test"
+	if err := c.Do(t.Context(), "ACL", "SETUSER", user, "on", ">"+pw, "~*", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Do(context.Background(), "ACL", "DELUSER", user) })
+
+	provision := func(block string) (*Handler, error) {
+		h, err := parse("liveness {\n vendor spoofsense {\n api_key k\n }\n cache redis {\n" + block + "\n }\n}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = h.Provision(newCaddyContext(t))
+		if err == nil {
+			t.Cleanup(func() { h.Cleanup() })
+		}
+		return h, err
+	}
+	t.Setenv("LV_TEST_REDIS_PW", "")
+	if _, err := provision("url redis://" + user + "@" + addr + "\n password {env.LV_TEST_REDIS_PW}"); err == nil || !strings.Contains(err.Error(), "{env.LV_TEST_REDIS_PW}") {
+		t.Fatalf("an empty password: %v", err)
+	}
+	if _, err := provision("url redis://" + user + ":" + pw + "@[::1\n"); err == nil || strings.Contains(err.Error(), pw) {
+		t.Fatalf("a bad URL: %v (must not echo the password)", err)
+	}
+	t.Setenv("LV_TEST_REDIS_PW", pw)
+	h, err := provision("url redis://" + user + "@" + addr + "\n password {env.LV_TEST_REDIS_PW}\n prefix " + prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Cache.Redis.Password != "{env.LV_TEST_REDIS_PW}" {
+		t.Fatalf("the configuration holds %q", h.Cache.Redis.Password)
+	}
+	sum := sha256.Sum256([]byte("provisioned"))
+	h.state.set(t.Context(), "p", sum, vendors.Result{Class: vendors.ClassFace})
+	if h.state.health.down.Load() {
+		t.Fatal("Redis refused the credentials")
+	}
+	if n := len(keys(t, c, prefix)); n != 1 {
+		t.Fatalf("%d keys under the prefix, want 1", n)
+	}
+	// A wrong password is Redis failing, not the handler: degraded.
+	t.Setenv("LV_TEST_REDIS_PW", "wrong")
+	h2, err := provision("url redis://" + user + "@" + addr + "\n password {env.LV_TEST_REDIS_PW}\n prefix " + prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h2.state == h.state {
+		t.Fatal("another password shares the connection")
+	}
+	h2.state.set(t.Context(), "p", sha256.Sum256([]byte("other")), vendors.Result{Class: vendors.ClassFace})
+	if !h2.state.health.down.Load() || h2.state.cache.len() != 1 {
+		t.Fatal("with refused credentials the result should go to local memory")
+	}
+}
+
+// The admin API counts and purges the verdicts in Redis.
+func TestRedisAdmin(t *testing.T) {
+	addr, prefix := redisAddr(t), testPrefix(t)
+	cleanPrefix(t, prefix)
+	v := newFake("adminv")
+	h, _ := redisHandler(t, addr, prefix, nil, v)
+	live.Store(h, struct{}{})
+	defer live.Delete(h)
+	imgs := [][]byte{vendortest.SampleJPEG("live;n=1"), vendortest.SampleJPEG("live;n=2")}
+	for _, img := range imgs {
+		uploadLive(t, h, img)
+	}
+	var st Stats
+	rec := httptest.NewRecorder()
+	if err := (adminAPI{}).stats(rec, httptest.NewRequest(http.MethodGet, "/liveness/stats", nil)); err != nil {
+		t.Fatal(err)
+	}
+	json.Unmarshal(rec.Body.Bytes(), &st)
+	if st.Cache.Backend != "redis" && st.Cache.Backend != "both" {
+		t.Fatalf("backend %q", st.Cache.Backend)
+	}
+	if st.Cache.Entries < 2 {
+		t.Fatalf("entries %d, want at least this test's 2", st.Cache.Entries)
+	}
+	sum := sha256.Sum256(imgs[0])
+	rec = httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/liveness/cache/purge", strings.NewReader(`{"image_sha256": "`+hex.EncodeToString(sum[:])+`"}`))
+	if err := (adminAPI{}).purge(rec, req); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rec.Body.String(), `"purged":1`) {
+		t.Fatalf("purge answered %s", rec.Body.String())
+	}
+	if n, _ := h.state.remote.len(t.Context()); n != 1 {
+		t.Fatalf("%d results left under the prefix, want 1", n)
+	}
+}
