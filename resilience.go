@@ -69,7 +69,7 @@ func newGuard(v vendors.Vendor, maxConcurrent, retries int, b BreakerConfig) *gu
 				metrics.breaker.WithLabelValues(name).Set(float64(to))
 			},
 		}),
-		sleep: sleepCtx,
+		sleep: vendors.Sleep,
 	}
 }
 
@@ -174,15 +174,4 @@ func vendorTrouble(err error) bool {
 		return true
 	}
 	return false
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -105,21 +105,37 @@ func WithRawRecorder(ctx context.Context, rec RawRecorder) context.Context {
 
 // StatusError maps a non-success HTTP status to a typed vendor error.
 func StatusError(vendor string, resp *http.Response, raw []byte) *Error {
-	e := &Error{Vendor: vendor, Status: resp.StatusCode, Msg: vendorMessage(raw)}
-	switch code := resp.StatusCode; {
+	return statusError(vendor, resp.StatusCode, resp.Header, raw)
+}
+
+func statusError(vendor string, code int, header http.Header, raw []byte) *Error {
+	e := &Error{Vendor: vendor, Status: code, Msg: vendorMessage(raw)}
+	switch {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		e.Kind = KindAuth
 	case code == http.StatusRequestEntityTooLarge:
 		e.Kind = KindTooLarge
 	case code == http.StatusTooManyRequests:
 		e.Kind = KindRateLimited
-		e.RetryAfter = RetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		e.RetryAfter = RetryAfter(header.Get("Retry-After"), time.Now())
 	case code >= 400 && code < 500:
 		e.Kind = KindBadRequest
 	default:
 		e.Kind = KindUnavailable
 	}
 	return e
+}
+
+// Sleep waits d and reports false if ctx ended first.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // RetryAfter parses a Retry-After value (seconds or an HTTP date).

@@ -317,7 +317,7 @@ func (f *FACIA) poll(ctx context.Context, ref string, rtt time.Duration) (Result
 		if left <= 0 {
 			break
 		}
-		if !faciaSleep(ctx, min(wait, left)) {
+		if !Sleep(ctx, min(wait, left)) {
 			break
 		}
 		pctx, cancel := context.WithDeadline(ctx, stop)
@@ -357,18 +357,6 @@ func (f *FACIA) poll(ctx context.Context, ref string, rtt time.Duration) (Result
 // faciaNextWait is the backoff between polls.
 func faciaNextWait(wait time.Duration) time.Duration {
 	return min(2*wait, faciaMaxPoll)
-}
-
-// faciaSleep waits d and reports false if ctx ended first.
-func faciaSleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // faciaTransient reports whether a failed poll is worth repeating: 429,
@@ -660,22 +648,13 @@ func faciaCode(resp *http.Response, raw []byte) int {
 // transaction it just created, trouble on its side that another vendor
 // may not have; 524 is Cloudflare's timeout.
 func (f *FACIA) statusErr(path string, code int, resp *http.Response, raw []byte) *Error {
-	e := &Error{Vendor: f.Name(), Status: resp.StatusCode, Msg: path + ": " + vendorMessage(raw)}
-	switch {
-	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		e.Kind = KindAuth
-	case code == http.StatusNotFound && path == faciaResultPath:
-		e.Kind = KindUnavailable
-		e.Msg = path + ": unknown reference_id"
-	case code == http.StatusRequestEntityTooLarge:
-		e.Kind = KindTooLarge
-	case code == http.StatusTooManyRequests:
-		e.Kind = KindRateLimited
-		e.RetryAfter = RetryAfter(resp.Header.Get("Retry-After"), time.Now())
-	case code >= 400 && code < 500:
-		e.Kind = KindBadRequest
-	default:
-		e.Kind = KindUnavailable
+	// The status in a 2xx "status": false body (code) stands for the
+	// response's own.
+	e := statusError(f.Name(), code, resp.Header, raw)
+	e.Status = resp.StatusCode
+	e.Msg = path + ": " + e.Msg
+	if code == http.StatusNotFound && path == faciaResultPath {
+		e.Kind, e.Msg = KindUnavailable, path+": unknown reference_id"
 	}
 	return e
 }
