@@ -93,6 +93,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -137,9 +138,8 @@ var faciaDeclineReasons = map[string]string{
 // serve it with httptest.NewServer or any http.Server. It is safe for
 // concurrent use; set the exported fields before serving.
 type FACIA struct {
-	// Keep bounds how many of the most recent calls Calls returns; 0 keeps
-	// all.
-	Keep int
+	callLog[FACIACall]
+
 	// PendingPolls is how many /result calls per transaction answer "still
 	// processing" before the verdict. A marker's pending=<n> overrides it.
 	PendingPolls int
@@ -154,9 +154,6 @@ type FACIA struct {
 	key              []byte // signs the JWTs
 
 	mu     sync.Mutex
-	calls  []FACIACall
-	count  int
-	faults []Fault
 	tokens map[string]time.Time // issued token → expiry
 	txns   map[string]*faciaTxn
 	order  []string // transaction ids, oldest first
@@ -188,6 +185,12 @@ type FACIACall struct {
 	// when no file was sent.
 	FileSize   int64
 	FileSHA256 string
+}
+
+func (c FACIACall) clone() FACIACall {
+	c.Header = c.Header.Clone()
+	c.Fields = maps.Clone(c.Fields)
+	return c
 }
 
 type faciaTxn struct {
@@ -222,71 +225,12 @@ func NewFACIA(clientID, clientSecret string) *FACIA {
 	}
 }
 
-// Script queues faults, each used for one request (of any path), in order,
-// before any other check. Requests beyond the queue are answered normally.
-func (s *FACIA) Script(f ...Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, f...)
-}
-
-// Calls returns the recorded calls, oldest first.
-func (s *FACIA) Calls() []FACIACall {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]FACIACall, len(s.calls))
-	for i, c := range s.calls {
-		c.Header = c.Header.Clone()
-		if c.Fields != nil {
-			f := make(map[string]string, len(c.Fields))
-			for k, v := range c.Fields {
-				f[k] = v
-			}
-			c.Fields = f
-		}
-		out[i] = c
-	}
-	return out
-}
-
-// CallCount returns the number of requests since creation or Reset,
-// including any Keep dropped.
-func (s *FACIA) CallCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.count
-}
-
-// Reset forgets the recorded calls and the queued faults. Issued tokens and
-// transactions stay valid, as they would at the vendor.
-func (s *FACIA) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls, s.count, s.faults = nil, 0, nil
-}
-
 // ExpireTokens revokes every token issued so far: their next use is
 // answered 401, as when a token expires at the vendor.
 func (s *FACIA) ExpireTokens() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clear(s.tokens)
-}
-
-func (s *FACIA) record(c FACIACall) (Fault, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.count++
-	s.calls = append(s.calls, c)
-	if s.Keep > 0 && len(s.calls) > s.Keep {
-		s.calls = append(s.calls[:0:0], s.calls[len(s.calls)-s.Keep:]...)
-	}
-	if len(s.faults) == 0 {
-		return Fault{}, false
-	}
-	f := s.faults[0]
-	s.faults = s.faults[1:]
-	return f, true
 }
 
 func (s *FACIA) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -317,7 +261,7 @@ func (s *FACIA) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sum := sha256.Sum256(b.file)
 		call.FileSHA256 = hex.EncodeToString(sum[:])
 	}
-	if f, ok := s.record(call); ok {
+	if _, f, ok := s.record(call, nil); ok {
 		if !serveFault(w, r, f) {
 			return
 		}

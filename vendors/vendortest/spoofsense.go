@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -33,20 +32,18 @@ const maxDrain = 64 << 20
 // serve it with httptest.NewServer or any http.Server. It is safe for
 // concurrent use.
 type SpoofSense struct {
-	// Keep bounds how many of the most recent calls Calls returns; 0 keeps
-	// all. Set it before serving; a long-running emulator should.
-	Keep int
+	callLog[Call]
 
 	key []byte
-
-	mu     sync.Mutex
-	calls  []Call
-	count  int
-	faults []Fault
 
 	// faultTaken, when set by tests, learns that a fault is about to be
 	// served, which a client cannot observe for Hang.
 	faultTaken func(Fault)
+}
+
+func (c Call) clone() Call {
+	c.Header = c.Header.Clone()
+	return c
 }
 
 // Call is one request as the emulator saw it. It holds neither the key nor
@@ -95,57 +92,6 @@ func NewSpoofSense(apiKey string) *SpoofSense {
 	return &SpoofSense{key: []byte(apiKey)}
 }
 
-// Script queues faults, each used for one request, in order, before any
-// other check. Requests beyond the queue are answered normally.
-func (s *SpoofSense) Script(f ...Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, f...)
-}
-
-// Calls returns the recorded calls, oldest first.
-func (s *SpoofSense) Calls() []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Call, len(s.calls))
-	for i, c := range s.calls {
-		c.Header = c.Header.Clone()
-		out[i] = c
-	}
-	return out
-}
-
-// CallCount returns the number of requests since creation or Reset,
-// including any Keep dropped.
-func (s *SpoofSense) CallCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.count
-}
-
-// Reset forgets the recorded calls and the queued faults.
-func (s *SpoofSense) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls, s.count, s.faults = nil, 0, nil
-}
-
-func (s *SpoofSense) record(c Call) (Fault, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.count++
-	s.calls = append(s.calls, c)
-	if s.Keep > 0 && len(s.calls) > s.Keep {
-		s.calls = append(s.calls[:0:0], s.calls[len(s.calls)-s.Keep:]...)
-	}
-	if len(s.faults) == 0 {
-		return Fault{}, false
-	}
-	f := s.faults[0]
-	s.faults = s.faults[1:]
-	return f, true
-}
-
 // spoofSenseRequest is the request body as far as the checks got.
 type spoofSenseRequest struct {
 	tooLarge bool
@@ -169,7 +115,7 @@ func (s *SpoofSense) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sum := sha256.Sum256(req.image)
 		call.DataSHA256 = hex.EncodeToString(sum[:])
 	}
-	if f, ok := s.record(call); ok {
+	if _, f, ok := s.record(call, nil); ok {
 		if s.faultTaken != nil {
 			s.faultTaken(f)
 		}

@@ -121,9 +121,8 @@ var verifikOSes = []string{"DESKTOP", "IOS", "ANDROID"}
 // serve it with httptest.NewServer or any http.Server. It is safe for
 // concurrent use.
 type Verifik struct {
-	// Keep bounds how many of the most recent calls Calls returns; 0 keeps
-	// all. Set it before serving.
-	Keep int
+	callLog[VerifikCall]
+
 	// Collections, when not nil, are the collection ids the token's
 	// account owns; any other collection_id gets 404. Nil accepts any.
 	// Set it before serving.
@@ -133,9 +132,6 @@ type Verifik struct {
 
 	mu      sync.Mutex
 	expired bool
-	calls   []VerifikCall
-	count   int
-	faults  []Fault
 }
 
 // VerifikCall is one request as the Verifik emulator saw it. It holds
@@ -160,6 +156,15 @@ type VerifikCall struct {
 	ID string
 }
 
+func (c VerifikCall) clone() VerifikCall {
+	c.Call = c.Call.clone()
+	if c.MinScore != nil {
+		s := *c.MinScore
+		c.MinScore = &s
+	}
+	return c
+}
+
 // NewVerifik returns an emulator accepting "Authorization: Bearer
 // <token>". An empty token accepts no request.
 func NewVerifik(token string) *Verifik {
@@ -173,64 +178,6 @@ func (v *Verifik) Expire() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.expired = true
-}
-
-// Script queues faults, each used for one request, in order, before any
-// other check. Requests beyond the queue are answered normally.
-func (v *Verifik) Script(f ...Fault) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.faults = append(v.faults, f...)
-}
-
-// Calls returns the recorded calls, oldest first.
-func (v *Verifik) Calls() []VerifikCall {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	out := make([]VerifikCall, len(v.calls))
-	for i, c := range v.calls {
-		c.Header = c.Header.Clone()
-		if c.MinScore != nil {
-			s := *c.MinScore
-			c.MinScore = &s
-		}
-		out[i] = c
-	}
-	return out
-}
-
-// CallCount returns the number of requests since creation or Reset,
-// including any Keep dropped.
-func (v *Verifik) CallCount() int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.count
-}
-
-// Reset forgets the recorded calls and the queued faults. An expired
-// token stays expired.
-func (v *Verifik) Reset() {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.calls, v.count, v.faults = nil, 0, nil
-}
-
-// record stores c with its id and takes the next fault.
-func (v *Verifik) record(c *VerifikCall) (Fault, bool) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.count++
-	c.ID = verifikID(v.count)
-	v.calls = append(v.calls, *c)
-	if v.Keep > 0 && len(v.calls) > v.Keep {
-		v.calls = append(v.calls[:0:0], v.calls[len(v.calls)-v.Keep:]...)
-	}
-	if len(v.faults) == 0 {
-		return Fault{}, false
-	}
-	f := v.faults[0]
-	v.faults = v.faults[1:]
-	return f, true
 }
 
 func (v *Verifik) isExpired() bool {
@@ -293,7 +240,8 @@ func (v *Verifik) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sum := sha256.Sum256(req.image)
 		call.DataSHA256 = hex.EncodeToString(sum[:])
 	}
-	if f, ok := v.record(&call); ok {
+	call, f, faulted := v.record(call, func(c *VerifikCall, n int) { c.ID = verifikID(n) })
+	if faulted {
 		if !serveFault(w, r, f) {
 			return
 		}

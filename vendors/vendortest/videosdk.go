@@ -77,7 +77,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -93,17 +92,10 @@ const videosdkMaxBody = 16 << 20
 // NewVideoSDK and serve it with httptest.NewServer or any http.Server. It
 // is safe for concurrent use.
 type VideoSDK struct {
-	// Keep bounds how many of the most recent calls Calls returns; 0 keeps
-	// all. Set it before serving; a long-running emulator should.
-	Keep int
+	callLog[VideoSDKCall]
 
 	apiKey []byte
 	secret []byte
-
-	mu     sync.Mutex
-	calls  []VideoSDKCall
-	count  int
-	faults []Fault
 
 	// faultTaken, when set by tests, learns that a fault is about to be
 	// served, which a client cannot observe for Hang.
@@ -119,61 +111,15 @@ type VideoSDKCall struct {
 	ImageMIME string
 }
 
+func (c VideoSDKCall) clone() VideoSDKCall {
+	c.Call = c.Call.clone()
+	return c
+}
+
 // NewVideoSDK returns an emulator accepting tokens signed (HS256) with
 // secret whose apikey claim is apiKey. An empty secret accepts no token.
 func NewVideoSDK(apiKey, secret string) *VideoSDK {
 	return &VideoSDK{apiKey: []byte(apiKey), secret: []byte(secret)}
-}
-
-// Script queues faults, each used for one request, in order, before any
-// other check. Requests beyond the queue are answered normally.
-func (s *VideoSDK) Script(f ...Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, f...)
-}
-
-// Calls returns the recorded calls, oldest first.
-func (s *VideoSDK) Calls() []VideoSDKCall {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]VideoSDKCall, len(s.calls))
-	for i, c := range s.calls {
-		c.Header = c.Header.Clone()
-		out[i] = c
-	}
-	return out
-}
-
-// CallCount returns the number of requests since creation or Reset,
-// including any Keep dropped.
-func (s *VideoSDK) CallCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.count
-}
-
-// Reset forgets the recorded calls and the queued faults.
-func (s *VideoSDK) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls, s.count, s.faults = nil, 0, nil
-}
-
-func (s *VideoSDK) record(c VideoSDKCall) (Fault, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.count++
-	s.calls = append(s.calls, c)
-	if s.Keep > 0 && len(s.calls) > s.Keep {
-		s.calls = append(s.calls[:0:0], s.calls[len(s.calls)-s.Keep:]...)
-	}
-	if len(s.faults) == 0 {
-		return Fault{}, false
-	}
-	f := s.faults[0]
-	s.faults = s.faults[1:]
-	return f, true
 }
 
 // videosdkBody is the request body as far as its checks got; problem is
@@ -204,7 +150,7 @@ func (s *VideoSDK) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sum := sha256.Sum256(body.image)
 		call.DataSHA256 = hex.EncodeToString(sum[:])
 	}
-	if f, ok := s.record(call); ok {
+	if _, f, ok := s.record(call, nil); ok {
 		if s.faultTaken != nil {
 			s.faultTaken(f)
 		}
