@@ -276,14 +276,16 @@ func (x *extractor) encoded(s, where string) (medium, error) {
 	return x.medium(data, where)
 }
 
-// decodeBase64 accepts standard or URL-safe base64, padded or not.
+// decodeBase64 accepts standard or URL-safe base64, padded or not. The
+// standard alphabet is tried first: it is what browsers and most clients
+// send, and a failed attempt costs less than a pass looking for - and _.
 func decodeBase64(s string) ([]byte, error) {
 	s = strings.TrimRight(s, "=")
-	enc := base64.RawStdEncoding
-	if strings.ContainsAny(s, "-_") {
-		enc = base64.RawURLEncoding
+	b, err := base64.RawStdEncoding.DecodeString(s)
+	if err != nil {
+		b, err = base64.RawURLEncoding.DecodeString(s)
 	}
-	return enc.DecodeString(s)
+	return b, err
 }
 
 // medium sniffs data's real type and checks its pixel count from the

@@ -92,6 +92,7 @@ func TestExtract(t *testing.T) {
 		{"deeply nested JSON", nil, "application/json", []byte(strings.Repeat("[", 100000) + strings.Repeat("]", 100000)), nil, 400},
 		{"trailing data after JSON", nil, "application/json", []byte(`{} {}`), nil, 400},
 		{"URL-safe unpadded base64", []Source{{Type: "json", Fields: []string{"/x"}}}, "application/json", []byte(`{"x":"` + base64.RawURLEncoding.EncodeToString(live) + `"}`), [][]byte{live}, 0},
+		{"base64 mixing both alphabets", []Source{{Type: "json", Fields: []string{"/x"}}}, "application/json", []byte(`{"x":"` + base64.StdEncoding.EncodeToString(live)[:40] + `-_+/"}`), nil, 415},
 		{"JSON pointer escapes", []Source{{Type: "json", Fields: []string{"/a~1b/c~0d"}}}, "application/json", []byte(`{"a/b":{"c~d":"` + dataURI("image/jpeg", live) + `"}}`), [][]byte{live}, 0},
 	}
 	for _, tt := range tests {
