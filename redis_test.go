@@ -509,7 +509,7 @@ func TestRedisLockWaitEndsAtTheDeadline(t *testing.T) {
 	defer rs.close()
 	img := vendortest.SampleJPEG("live")
 	v := newFake("held")
-	h, _ := redisHandler(t, addr, prefix, func(h *Handler) { h.Timeout = caddy.Duration(time.Second) }, v)
+	h, logs := redisHandler(t, addr, prefix, func(h *Handler) { h.Timeout = caddy.Duration(time.Second) }, v)
 	connect(t, h)
 	// Another instance holds the lock for longer than the deadline.
 	m, err := h.x.medium(img, "file")
@@ -524,6 +524,9 @@ func TestRedisLockWaitEndsAtTheDeadline(t *testing.T) {
 	start := time.Now()
 	err, repl := serve(h, post(ct, body), &upstream{})
 	if statusOf(err) != http.StatusServiceUnavailable {
+		for _, e := range logs.All() {
+			t.Log(e.Message, e.ContextMap())
+		}
 		t.Fatalf("status %d, want 503 (%d vendor calls, redis down: %v)", statusOf(err), v.calls.Load(), h.state.health.down.Load())
 	}
 	if r, _ := repl.GetString("http.liveness.reason"); r != "timeout" {
