@@ -392,7 +392,7 @@ func (s *state) outcome(ctx context.Context, op string, err error) bool {
 		}
 		return true
 	}
-	if ctx.Err() != nil {
+	if ended(ctx) {
 		return false
 	}
 	registerMetrics(nil)
@@ -417,6 +417,18 @@ func newToken() string {
 	var b [16]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// ended reports whether ctx is over. A Redis call cut by the deadline
+// can fail an instant before ctx reports it (the connection's deadline
+// fires first), so a passed deadline counts as well: that failure is the
+// request's, not Redis's.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // claim is asked before a vendor call about an image that missed the
@@ -450,8 +462,8 @@ func (s *state) claim(ctx context.Context, profile string, sum [32]byte) (r vend
 		r, found, taken, err := s.remote.lock(octx, profile, sum, token, ttl)
 		cancel()
 		if !s.outcome(ctx, "lock", err) {
-			if ctx.Err() != nil {
-				return r, false, release, ctx.Err()
+			if ended(ctx) {
+				return r, false, release, context.DeadlineExceeded
 			}
 			return local()
 		}
@@ -484,8 +496,8 @@ func (s *state) claim(ctx context.Context, profile string, sum [32]byte) (r vend
 			r, found, held, err = s.remote.poll(octx, profile, sum)
 			cancel()
 			if !s.outcome(ctx, "poll", err) {
-				if ctx.Err() != nil {
-					return r, false, release, ctx.Err()
+				if ended(ctx) {
+					return r, false, release, context.DeadlineExceeded
 				}
 				return local()
 			}
