@@ -569,15 +569,10 @@ func faciaDeclineCode(c string) bool {
 // vendor's framework does.
 func faciaReadBody(r *http.Request) (faciaBody, int64, error) {
 	var b faciaBody
-	raw, err := io.ReadAll(io.LimitReader(r.Body, faciaMaxBody+1))
-	n := int64(len(raw))
-	if err != nil {
+	raw, n, tooLarge, err := readBody(r, faciaMaxBody)
+	if err != nil || tooLarge {
+		b.tooLarge = tooLarge
 		return b, n, err
-	}
-	if n > faciaMaxBody {
-		m, err := io.Copy(io.Discard, io.LimitReader(r.Body, maxDrain))
-		b.tooLarge = true
-		return b, n + m, err
 	}
 	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch mt {

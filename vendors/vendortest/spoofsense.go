@@ -23,11 +23,6 @@ const (
 	SpoofSenseRobust       = "/prod/robust"
 )
 
-// maxDrain bounds how much of an oversized body is read and thrown away
-// before the 413; past it the connection is simply closed after the
-// answer.
-const maxDrain = 64 << 20
-
 // SpoofSense emulates SpoofSense's API. Create it with NewSpoofSense and
 // serve it with httptest.NewServer or any http.Server. It is safe for
 // concurrent use.
@@ -153,20 +148,10 @@ func (s *SpoofSense) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // still sending.
 func readSpoofSenseBody(r *http.Request) (spoofSenseRequest, int64, error) {
 	var req spoofSenseRequest
-	if r.ContentLength > SpoofSenseMaxBody {
-		n, err := io.Copy(io.Discard, io.LimitReader(r.Body, maxDrain))
-		req.tooLarge = true
+	body, n, tooLarge, err := readBody(r, SpoofSenseMaxBody)
+	if err != nil || tooLarge {
+		req.tooLarge = tooLarge
 		return req, n, err
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, SpoofSenseMaxBody+1))
-	n := int64(len(body))
-	if err != nil {
-		return req, n, err
-	}
-	if n > SpoofSenseMaxBody {
-		m, err := io.Copy(io.Discard, io.LimitReader(r.Body, maxDrain))
-		req.tooLarge = true
-		return req, n + m, err
 	}
 	var v struct {
 		Data *string `json:"data"`

@@ -93,7 +93,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"mime"
 	"net/http"
 	"slices"
@@ -215,7 +214,7 @@ type verifikRequest struct {
 }
 
 func (v *Verifik) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, n, tooLarge, err := verifikReadBody(r)
+	body, n, tooLarge, err := readBody(r, VerifikMaxBody)
 	if err != nil {
 		return // the client went away while sending
 	}
@@ -282,26 +281,6 @@ func (v *Verifik) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	verifikVerdict(w, r, req, call.ID)
-}
-
-// verifikReadBody reads the whole body even when it is too large, so
-// that the client reads the 413 instead of a connection reset while it is
-// still sending.
-func verifikReadBody(r *http.Request) (body []byte, n int64, tooLarge bool, err error) {
-	if r.ContentLength > VerifikMaxBody {
-		n, err = io.Copy(io.Discard, io.LimitReader(r.Body, maxDrain))
-		return nil, n, true, err
-	}
-	body, err = io.ReadAll(io.LimitReader(r.Body, VerifikMaxBody+1))
-	n = int64(len(body))
-	if err != nil {
-		return nil, n, false, err
-	}
-	if n > VerifikMaxBody {
-		m, err := io.Copy(io.Discard, io.LimitReader(r.Body, maxDrain))
-		return nil, n + m, true, err
-	}
-	return body, n, false, nil
 }
 
 // verifikParse validates the body field by field, in the order of the

@@ -71,7 +71,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"slices"
@@ -220,20 +219,10 @@ func (s *VideoSDK) checkToken(header string) (int, string) {
 // sending.
 func videosdkRead(r *http.Request) (videosdkBody, int64, error) {
 	var b videosdkBody
-	if r.ContentLength > videosdkMaxBody {
-		n, err := io.Copy(io.Discard, io.LimitReader(r.Body, maxDrain))
-		b.tooLarge = true
+	raw, n, tooLarge, err := readBody(r, videosdkMaxBody)
+	if err != nil || tooLarge {
+		b.tooLarge = tooLarge
 		return b, n, err
-	}
-	raw, err := io.ReadAll(io.LimitReader(r.Body, videosdkMaxBody+1))
-	n := int64(len(raw))
-	if err != nil {
-		return b, n, err
-	}
-	if n > videosdkMaxBody {
-		m, err := io.Copy(io.Discard, io.LimitReader(r.Body, maxDrain))
-		b.tooLarge = true
-		return b, n + m, err
 	}
 	var v struct {
 		Img *string `json:"img"`
