@@ -167,34 +167,31 @@ func (x *extractor) multipart(mt string, params map[string]string, body []byte, 
 	if boundary == "" {
 		return nil, badRequest("multipart body without boundary")
 	}
-	r := multipart.NewReader(bytes.NewReader(body), boundary)
 	var out []medium
-	for {
-		p, err := r.NextRawPart()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, badRequest("malformed multipart body")
-		}
-		name := p.FormName()
+	err := splitMultipart(body, boundary, func(p rawPart) error {
+		part := multipart.Part{Header: p.header}
+		name := part.FormName()
 		explicit := fields != nil && slices.Contains(fields, name)
-		if !explicit && (fields != nil || p.FileName() == "") {
-			continue
+		if !explicit && (fields != nil || part.FileName() == "") {
+			return nil
 		}
-		data, err := io.ReadAll(p)
+		if !explicit && !isMedia(sniff(p.data)) {
+			return nil
+		}
+		m, err := x.medium(p.data, name)
 		if err != nil {
-			return nil, badRequest("malformed multipart body")
-		}
-		if !explicit && !isMedia(sniff(data)) {
-			continue
-		}
-		m, err := x.medium(data, name)
-		if err != nil {
-			return nil, err
+			return err
 		}
 		out = append(out, m)
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, errMultipart) {
+			return nil, badRequest("malformed multipart body")
+		}
+		return nil, err
 	}
+	return out, nil
 }
 
 // jsonPointers returns the base64 or data-URI strings at the pointers, in

@@ -26,7 +26,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	stripHeaders(r.Header, h.HeaderPrefix)
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 
-	body, rest, o := h.readBody(r)
+	body, pooled, rest, o := h.readBody(r)
 	if o.input == nil {
 		o = h.check(r, repl, body)
 	}
@@ -44,7 +44,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	metrics.checks.WithLabelValues(labelOr(o.vendor, "none"), labelOr(string(o.verdict), "missing")).Inc()
 	h.log(r, o, status, herr, len(body), time.Since(start))
+	// The body's buffer goes back to the pool unless a vendor call that
+	// may outlive this request holds the image.
+	recycle := pooled && !o.lent
 	if herr != nil {
+		if recycle {
+			giveBack(body)
+		}
 		return herr
 	}
 
@@ -54,7 +60,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			h.sign(r)
 		}
 	}
-	if body != nil || rest != nil {
+	if recycle {
+		pb := &pooledBody{buf: body, orig: r.Body}
+		r.Body = pb
+		defer pb.finish()
+	} else if body != nil || rest != nil {
 		orig := r.Body
 		var rd io.Reader = bytes.NewReader(body)
 		if rest != nil {
@@ -87,35 +97,38 @@ type readCloser struct {
 	io.Closer
 }
 
-// readBody buffers the request body up to max_size. When the body is
-// over the limit, it returns what it read and the unread remainder, so a
-// request passed through in annotate or shadow mode keeps every byte.
-func (h *Handler) readBody(r *http.Request) (body []byte, rest io.Reader, o outcome) {
+// readBody buffers the request body up to max_size, in a pooled buffer
+// when its length is known (pooled). When the body is over the limit, it
+// returns what it read and the unread remainder, so a request passed
+// through in annotate or shadow mode keeps every byte.
+func (h *Handler) readBody(r *http.Request) (body []byte, pooled bool, rest io.Reader, o outcome) {
 	if r.Body == nil || r.Body == http.NoBody {
-		return nil, nil, o
+		return nil, false, nil, o
 	}
 	if r.ContentLength > h.MaxSize {
 		o.input = tooLarge("body", "request body of %d bytes is over the limit of %d", r.ContentLength, h.MaxSize)
-		return nil, r.Body, o
+		return nil, false, r.Body, o
 	}
-	var err error
 	if r.ContentLength >= 0 {
-		body = make([]byte, r.ContentLength)
-		var n int
-		n, err = io.ReadFull(r.Body, body)
-		body = body[:n]
-	} else {
-		body, err = io.ReadAll(io.LimitReader(r.Body, h.MaxSize+1))
-		if int64(len(body)) > h.MaxSize {
-			o.input = tooLarge("body", "request body is over the limit of %d bytes", h.MaxSize)
-			return body, r.Body, o
+		// The buffer's old bytes are never seen: only what was read is.
+		buf := getBuffer(int(r.ContentLength))
+		n, err := io.ReadFull(r.Body, buf)
+		if err != nil {
+			o.input = badRequest("could not read the request body")
+			return buf[:n], false, r.Body, o
 		}
+		return buf, true, nil, o
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, h.MaxSize+1))
+	if int64(len(body)) > h.MaxSize {
+		o.input = tooLarge("body", "request body is over the limit of %d bytes", h.MaxSize)
+		return body, false, r.Body, o
 	}
 	if err != nil {
 		o.input = badRequest("could not read the request body")
-		return body, r.Body, o
+		return body, false, r.Body, o
 	}
-	return body, nil, o
+	return body, false, nil, o
 }
 
 // check finds the media in the body and decides about each.
@@ -180,6 +193,7 @@ func (h *Handler) sightings(ctx context.Context, media []medium) int {
 // vendor may not have.
 func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32]byte) outcome {
 	var o outcome
+	lent := false
 	for i, v := range h.vendors {
 		profile := v.Profile(req)
 		res, hit := h.state.get(ctx, profile, sum)
@@ -189,6 +203,7 @@ func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32
 			h.state.hits.Add(1)
 		} else {
 			h.state.misses.Add(1)
+			lent = true
 			vctx, cancel := budget(ctx, len(h.vendors)-i)
 			res, err = h.call(vctx, h.guards[i], profile, sum, req)
 			cancel()
@@ -205,6 +220,7 @@ func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32
 		}
 	}
 	o.sums = []string{fmt.Sprintf("%x", sum)}
+	o.lent = lent
 	return o
 }
 

@@ -1,0 +1,171 @@
+package caddyliveness
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-liveness/caddy-liveness/vendors/vendortest"
+)
+
+// watchGiveBack records the buffers given back to the pool (and keeps them
+// out of it) until the test ends.
+func watchGiveBack(t *testing.T) func() [][]byte {
+	t.Helper()
+	var mu sync.Mutex
+	var got [][]byte
+	giveBack = func(b []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, b)
+	}
+	t.Cleanup(func() { giveBack = putBuffer })
+	return func() [][]byte {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([][]byte(nil), got...)
+	}
+}
+
+func TestBufferClasses(t *testing.T) {
+	for _, n := range []int{minPooled, minPooled + 1, 100_000, 524_288, 524_289, maxPooled} {
+		b := getBuffer(n)
+		if len(b) != n || cap(b) < n || cap(b) >= 2*n+minPooled || cap(b)&(cap(b)-1) != 0 {
+			t.Fatalf("getBuffer(%d): len %d cap %d", n, len(b), cap(b))
+		}
+		putBuffer(b)
+	}
+	for _, n := range []int{0, minPooled - 1, maxPooled + 1} {
+		if b := getBuffer(n); len(b) != n || cap(b) != n {
+			t.Fatalf("getBuffer(%d) outside the pools: len %d cap %d", n, len(b), cap(b))
+		}
+	}
+}
+
+// The buffer goes back only when ServeHTTP has returned and the reader has
+// reached the end or closed the body; no Read sees it after that.
+func TestPooledBodyGivesBackOnlyWhenDone(t *testing.T) {
+	got := watchGiveBack(t)
+	data := bytes.Repeat([]byte("0123456789"), 1000)
+
+	pb := &pooledBody{buf: bytes.Clone(data), orig: io.NopCloser(nil)}
+	half := make([]byte, 5000)
+	if n, err := io.ReadFull(pb, half); n != 5000 || err != nil {
+		t.Fatal(n, err)
+	}
+	pb.finish() // a transport may still be writing the body upstream
+	if len(got()) != 0 {
+		t.Fatal("given back while the reader was half way")
+	}
+	rest, err := io.ReadAll(pb)
+	if err != nil || !bytes.Equal(append(half, rest...), data) {
+		t.Fatalf("body after finish differs (err %v)", err)
+	}
+	if len(got()) != 1 {
+		t.Fatalf("given back %d times at the end", len(got()))
+	}
+	if n, err := pb.Read(half); n != 0 || err != io.EOF {
+		t.Fatalf("read after the end: %d, %v", n, err)
+	}
+	pb.finish()
+	if len(got()) != 1 {
+		t.Fatal("given back twice")
+	}
+
+	// Closed before ServeHTTP returned: given back at finish, and reads fail.
+	pb = &pooledBody{buf: bytes.Clone(data), extra: [][]byte{make([]byte, 10)}, orig: io.NopCloser(nil)}
+	if err := pb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(got()) != 1 {
+		t.Fatal("given back at Close before finish")
+	}
+	if _, err := pb.Read(half); err != errBodyClosed {
+		t.Fatalf("read after Close: %v", err)
+	}
+	pb.finish()
+	if len(got()) != 3 {
+		t.Fatalf("body and extra buffer not given back at finish: %d", len(got()))
+	}
+
+	// Never read to the end nor closed: never given back.
+	pb = &pooledBody{buf: bytes.Clone(data), orig: io.NopCloser(nil)}
+	pb.finish()
+	if len(got()) != 3 {
+		t.Fatal("an unread body was given back")
+	}
+}
+
+// A reader on another goroutine and finish race; the race detector checks
+// that the buffer is not touched after it goes back.
+func TestPooledBodyConcurrentFinish(t *testing.T) {
+	got := watchGiveBack(t)
+	data := bytes.Repeat([]byte{7}, 1<<16)
+	for range 50 {
+		pb := &pooledBody{buf: bytes.Clone(data), orig: io.NopCloser(nil)}
+		done := make(chan []byte)
+		go func() {
+			b, _ := io.ReadAll(io.LimitReader(pb, 1<<20))
+			done <- b
+		}()
+		pb.finish()
+		if b := <-done; !bytes.Equal(b, data) {
+			t.Fatal("body changed")
+		}
+	}
+	if len(got()) != 50 {
+		t.Fatalf("given back %d of 50", len(got()))
+	}
+}
+
+// Through the handler: a pass on a cache hit gives the body back once the
+// upstream has read it; a denial gives it back at once; a cache miss never
+// does, since the vendor call may outlive the request.
+func TestHandlerRecyclesBodiesOnlyWhenSafe(t *testing.T) {
+	got := watchGiveBack(t)
+	v := newFake("fake")
+	h, _ := testHandler(t, nil, v)
+	live := vendortest.SampleJPEGSize("live", 100_000)
+	spoof := vendortest.SampleJPEGSize("spoof", 100_000)
+
+	send := func(img []byte) (int, []byte) {
+		ct, body := multipartBody(t, "selfie", img)
+		up := &upstream{}
+		err, _ := serve(h, post(ct, body), up)
+		if up.calls == 1 && !bytes.Equal(up.body, body) {
+			t.Fatal("upstream body differs")
+		}
+		return statusOf(err), body
+	}
+	if s, _ := send(live); s != 0 || len(got()) != 0 {
+		t.Fatalf("miss: status %d, %d given back", s, len(got()))
+	}
+	if s, _ := send(live); s != 0 || len(got()) != 1 {
+		t.Fatalf("hit: status %d, %d given back", s, len(got()))
+	}
+	if s, _ := send(spoof); s != http.StatusForbidden || len(got()) != 1 {
+		t.Fatalf("spoof miss: status %d, %d given back", s, len(got()))
+	}
+	if s, body := send(spoof); s != http.StatusForbidden || len(got()) != 2 || len(got()[1]) != len(body) {
+		t.Fatalf("spoof hit: status %d, %d given back", s, len(got()))
+	}
+
+	// The upstream reading on after the handler returned: given back only
+	// at its end.
+	ct, body := multipartBody(t, "selfie", live)
+	var late *pooledBody
+	err := h.ServeHTTP(nil, post(ct, body), caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		late, _ = r.Body.(*pooledBody)
+		return nil
+	}))
+	if err != nil || late == nil || len(got()) != 2 {
+		t.Fatalf("err %v, pooled %v, %d given back", err, late != nil, len(got()))
+	}
+	if b, _ := io.ReadAll(late); !bytes.Equal(b, body) || len(got()) != 3 {
+		t.Fatalf("late read: %d given back", len(got()))
+	}
+}
