@@ -108,8 +108,11 @@ var multipartCases = []string{
 	"--B\r\n\r\nx\r\n--B",                        // ends at the delimiter
 	"--B\r\n\r\nx\r\n--B-",
 	"--B\r\n\r\nx\r\n--B\r",
-	"--B\r\n\r\nx",                                     // unterminated part
-	"--B\r\nA: 1\r\n",                                  // unterminated header
+	"--B\r\n\r\nx",                     // unterminated part
+	"--B\r\nA: 1\r\n",                  // unterminated header
+	"--B\n" + strings.Repeat("0", 256), // a header line cut by the end
+	"--B\n" + strings.Repeat("0", lineBuffer+10),
+	"--B\n" + strings.Repeat("A: 1", lineBuffer),
 	"--B\r\n A: 1\r\n\r\nx\r\n--B--",                   // header starts with a space
 	"--B\r\nA: 1\r\n continued\r\n \r\n\r\nx\r\n--B--", // continuation lines
 	"--B\r\nno colon\r\n\r\nx\r\n--B--",
