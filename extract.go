@@ -5,21 +5,18 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
 	_ "image/gif" // registers the GIF header reader for DecodeConfig
 	_ "image/jpeg"
 	_ "image/png"
-	"io"
 	"maps"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
 	_ "golang.org/x/image/bmp"
@@ -75,23 +72,25 @@ type extractor struct {
 }
 
 // extract returns every medium in body, in request order. An empty result
-// with a nil error means the request holds no image.
-func (x *extractor) extract(contentType string, body []byte) ([]medium, error) {
+// with a nil error means the request holds no image. Media are slices of
+// body or, when decoded from base64, of buffers taken from s (which may be
+// nil: then they are allocated).
+func (x *extractor) extract(contentType string, body []byte, s *scratch) ([]medium, error) {
 	mt, params, _ := mime.ParseMediaType(contentType)
 	var out []medium
 	if len(x.sources) == 0 {
-		return x.auto(mt, params, body)
+		return x.auto(mt, params, body, s)
 	}
-	for _, s := range x.sources {
+	for _, src := range x.sources {
 		var found []medium
 		var err error
-		switch s.Type {
+		switch src.Type {
 		case "multipart":
-			found, err = x.multipart(mt, params, body, s.Fields)
+			found, err = x.multipart(mt, params, body, src.Fields)
 		case "json":
-			found, err = x.jsonPointers(mt, body, s.Fields)
+			found, err = x.jsonPointers(mt, body, src.Fields, s)
 		case "form":
-			found, err = x.form(mt, body, s.Fields)
+			found, err = x.form(mt, body, src.Fields, s)
 		case "body":
 			if strings.HasPrefix(mt, "image/") || strings.HasPrefix(mt, "video/") {
 				var m medium
@@ -111,18 +110,21 @@ func (x *extractor) extract(contentType string, body []byte) ([]medium, error) {
 // parts of a multipart body, data:image URIs in JSON or form values, or a
 // raw body that sniffs as an image. Parts that are neither image nor video
 // are skipped.
-func (x *extractor) auto(mt string, params map[string]string, body []byte) ([]medium, error) {
+func (x *extractor) auto(mt string, params map[string]string, body []byte, s *scratch) ([]medium, error) {
 	switch {
 	case mt == "multipart/form-data":
 		return x.multipart(mt, params, body, nil)
 	case isJSON(mt):
 		var out []medium
-		err := scanJSON(body, func(ptr string, tok json.Token) error {
-			s, ok := tok.(string)
-			if !ok || (!strings.HasPrefix(s, "data:image/") && !strings.HasPrefix(s, "data:video/")) {
+		err := walkJSON(body, func(ptr []byte, v jsonValue) error {
+			if v.kind != '"' {
 				return nil
 			}
-			m, err := x.encoded(s, ptr)
+			str := jsonString(v)
+			if !bytes.HasPrefix(str, []byte("data:image/")) && !bytes.HasPrefix(str, []byte("data:video/")) {
+				return nil
+			}
+			m, err := x.encoded(str, string(ptr), s)
 			out = append(out, m)
 			return err
 		})
@@ -137,9 +139,9 @@ func (x *extractor) auto(mt string, params map[string]string, body []byte) ([]me
 		}
 		var out []medium
 		for _, k := range slices.Sorted(maps.Keys(vals)) {
-			for _, s := range vals[k] {
-				if strings.HasPrefix(s, "data:image/") || strings.HasPrefix(s, "data:video/") {
-					m, err := x.encoded(s, k)
+			for _, v := range vals[k] {
+				if strings.HasPrefix(v, "data:image/") || strings.HasPrefix(v, "data:video/") {
+					m, err := x.encoded([]byte(v), k, s)
 					if err != nil {
 						return nil, err
 					}
@@ -196,24 +198,26 @@ func (x *extractor) multipart(mt string, params map[string]string, body []byte, 
 
 // jsonPointers returns the base64 or data-URI strings at the pointers, in
 // the order of the pointers. A pointer that leads nowhere is skipped.
-func (x *extractor) jsonPointers(mt string, body []byte, ptrs []string) ([]medium, error) {
+func (x *extractor) jsonPointers(mt string, body []byte, ptrs []string, s *scratch) ([]medium, error) {
 	if !isJSON(mt) {
 		return nil, nil
 	}
 	found := make(map[string]medium, len(ptrs))
-	err := scanJSON(body, func(ptr string, tok json.Token) error {
-		if !slices.Contains(ptrs, ptr) {
+	err := walkJSON(body, func(ptr []byte, v jsonValue) error {
+		i := slices.IndexFunc(ptrs, func(p string) bool { return string(ptr) == p })
+		if i < 0 {
 			return nil
 		}
-		s, ok := tok.(string)
-		if !ok {
-			if tok == nil { // null: the field is absent in all but name
-				return nil
-			}
-			return unsupported(ptr, "JSON value is not a string")
+		where := ptrs[i]
+		switch v.kind {
+		case 'n': // null: the field is absent in all but name
+			return nil
+		case '"':
+		default:
+			return unsupported(where, "JSON value is not a string")
 		}
-		m, err := x.encoded(s, ptr)
-		found[ptr] = m
+		m, err := x.encoded(jsonString(v), where, s)
+		found[where] = m
 		return err
 	})
 	if err != nil {
@@ -228,10 +232,21 @@ func (x *extractor) jsonPointers(mt string, body []byte, ptrs []string) ([]mediu
 	return out, nil
 }
 
+// jsonString returns a JSON string value's decoded bytes: the body's own
+// bytes when it holds no escape (with invalid UTF-8 among them, only the
+// replaced bytes would differ, and no prefix, base64 or data URI test
+// accepts such bytes), else its decoded copy.
+func jsonString(v jsonValue) []byte {
+	if v.plain || bytes.IndexByte(v.raw, '\\') < 0 {
+		return v.raw
+	}
+	return []byte(v.str())
+}
+
 func isJSON(mt string) bool { return mt == "application/json" || strings.HasSuffix(mt, "+json") }
 
 // form returns the base64 or data-URI values of urlencoded fields.
-func (x *extractor) form(mt string, body []byte, fields []string) ([]medium, error) {
+func (x *extractor) form(mt string, body []byte, fields []string, s *scratch) ([]medium, error) {
 	if mt != "application/x-www-form-urlencoded" {
 		return nil, nil
 	}
@@ -241,8 +256,8 @@ func (x *extractor) form(mt string, body []byte, fields []string) ([]medium, err
 	}
 	var out []medium
 	for _, f := range fields {
-		for _, s := range vals[f] {
-			m, err := x.encoded(s, f)
+		for _, v := range vals[f] {
+			m, err := x.encoded([]byte(v), f, s)
 			if err != nil {
 				return nil, err
 			}
@@ -253,36 +268,41 @@ func (x *extractor) form(mt string, body []byte, fields []string) ([]medium, err
 }
 
 // encoded decodes a data URI or bare base64 string into a medium.
-func (x *extractor) encoded(s, where string) (medium, error) {
-	payload := s
-	if rest, ok := strings.CutPrefix(s, "data:"); ok {
-		meta, data, ok := strings.Cut(rest, ",")
-		if !ok || !strings.HasSuffix(meta, ";base64") {
+func (x *extractor) encoded(b []byte, where string, s *scratch) (medium, error) {
+	payload := b
+	if rest, ok := bytes.CutPrefix(b, []byte("data:")); ok {
+		meta, data, ok := bytes.Cut(rest, []byte(","))
+		if !ok || !bytes.HasSuffix(meta, []byte(";base64")) {
 			return medium{}, unsupported(where, "data URI is not base64")
 		}
-		declared := strings.TrimSuffix(meta, ";base64")
-		if !strings.HasPrefix(declared, "image/") && !strings.HasPrefix(declared, "video/") {
+		declared := bytes.TrimSuffix(meta, []byte(";base64"))
+		if !bytes.HasPrefix(declared, []byte("image/")) && !bytes.HasPrefix(declared, []byte("video/")) {
 			return medium{}, unsupported(where, "data URI type is not an image")
 		}
 		payload = data
 	}
-	data, err := decodeBase64(payload)
+	data, err := decodeBase64(payload, s)
 	if err != nil {
 		return medium{}, unsupported(where, "invalid base64")
 	}
 	return x.medium(data, where)
 }
 
-// decodeBase64 accepts standard or URL-safe base64, padded or not. The
-// standard alphabet is tried first: it is what browsers and most clients
-// send, and a failed attempt costs less than a pass looking for - and _.
-func decodeBase64(s string) ([]byte, error) {
-	s = strings.TrimRight(s, "=")
-	b, err := base64.RawStdEncoding.DecodeString(s)
+// decodeBase64 accepts standard or URL-safe base64, padded or not, and
+// decodes into a buffer from s. The standard alphabet is tried first: it
+// is what browsers and most clients send, and a failed attempt costs less
+// than a pass looking for - and _.
+func decodeBase64(src []byte, s *scratch) ([]byte, error) {
+	src = bytes.TrimRight(src, "=")
+	dst := s.get(base64.RawStdEncoding.DecodedLen(len(src)))
+	n, err := base64.RawStdEncoding.Decode(dst, src)
 	if err != nil {
-		b, err = base64.RawURLEncoding.DecodeString(s)
+		n, err = base64.RawURLEncoding.Decode(dst, src)
 	}
-	return b, err
+	if err != nil {
+		return nil, err
+	}
+	return dst[:n:n], nil
 }
 
 // medium sniffs data's real type and checks its pixel count from the
@@ -356,105 +376,6 @@ var decodable = map[string]bool{
 }
 
 func isMedia(mt string) bool { return decodable[mt] }
-
-var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
-
-// maxJSONDepth bounds nesting; no upload form nests deeper, and a deep
-// document is an attempt at exhausting the parser.
-const maxJSONDepth = 64
-
-// scanJSON reads one JSON document as a stream of tokens, without building
-// it in memory, and calls fn for every value with its RFC 6901 pointer: a
-// string, number (json.Number), bool or nil, or the json.Delim that opens
-// an object or array. It refuses malformed JSON, nesting deeper than
-// maxJSONDepth, trailing data and duplicate keys: where two parsers may
-// each take a different one of two equal keys, the gate could check one
-// image and the upstream use another.
-func scanJSON(body []byte, fn func(ptr string, tok json.Token) error) error {
-	type level struct {
-		obj       bool
-		expectKey bool
-		next      int // arrays: index of the next element
-		keys      map[string]struct{}
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var (
-		stack []level
-		path  []string // escaped reference tokens of the current value
-		done  bool
-	)
-	pointer := func() string {
-		if len(path) == 0 {
-			return ""
-		}
-		return "/" + strings.Join(path, "/")
-	}
-	// endValue closes the current value: its reference token goes, and an
-	// enclosing object expects a key again.
-	endValue := func() {
-		if len(stack) == 0 {
-			done = true
-			return
-		}
-		path = path[:len(path)-1]
-		if top := &stack[len(stack)-1]; top.obj {
-			top.expectKey = true
-		}
-	}
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			if !done {
-				return badRequest("malformed JSON body")
-			}
-			return nil
-		}
-		if err != nil {
-			return badRequest("malformed JSON body")
-		}
-		if done {
-			return badRequest("malformed JSON body: data after the value")
-		}
-		if n := len(stack); n > 0 {
-			top := &stack[n-1]
-			if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
-				stack = stack[:n-1]
-				endValue()
-				continue
-			}
-			if top.obj && top.expectKey {
-				key := tok.(string) // the decoder allows nothing else here
-				if _, dup := top.keys[key]; dup {
-					return badRequest("duplicate key in a JSON object")
-				}
-				top.keys[key] = struct{}{}
-				path = append(path, pointerEscaper.Replace(key))
-				top.expectKey = false
-				continue
-			}
-			if !top.obj {
-				path = append(path, strconv.Itoa(top.next))
-				top.next++
-			}
-		}
-		if err := fn(pointer(), tok); err != nil {
-			return err
-		}
-		if d, ok := tok.(json.Delim); ok {
-			if len(stack) == maxJSONDepth {
-				return badRequest("JSON nested deeper than %d levels", maxJSONDepth)
-			}
-			l := level{obj: d == '{', expectKey: d == '{'}
-			if l.obj {
-				l.keys = map[string]struct{}{}
-			}
-			stack = append(stack, l)
-			continue
-		}
-		endValue()
-	}
-}
 
 // validPointer reports whether p is a syntactically valid RFC 6901 pointer.
 func validPointer(p string) error {

@@ -98,7 +98,7 @@ func TestExtract(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			x := extractor{sources: tt.sources, maxPixels: DefaultMaxPixels}
-			got, err := x.extract(tt.ct, tt.body)
+			got, err := x.extract(tt.ct, tt.body, nil)
 			if tt.status != 0 {
 				ie, ok := err.(*inputError)
 				if !ok || ie.status != tt.status {
@@ -134,7 +134,7 @@ func TestSniffMP4(t *testing.T) {
 		t.Fatalf("sniff %q", got)
 	}
 	x := extractor{maxPixels: DefaultMaxPixels}
-	m, err := x.extract("application/octet-stream", mp4)
+	m, err := x.extract("application/octet-stream", mp4, nil)
 	if err != nil || len(m) != 1 || m[0].MIME != "video/mp4" {
 		t.Fatalf("mp4 not found as a medium: %v %v", m, err)
 	}
@@ -143,7 +143,7 @@ func TestSniffMP4(t *testing.T) {
 func TestInputErrorMessagesHoldNoClientText(t *testing.T) {
 	x := extractor{sources: []Source{{Type: "multipart", Fields: []string{`"}<script>`}}}, maxPixels: DefaultMaxPixels}
 	ct, body := multipartBody(t, `"}<script>`, []byte("not an image"))
-	_, err := x.extract(ct, body)
+	_, err := x.extract(ct, body, nil)
 	ie, ok := err.(*inputError)
 	if !ok || strings.Contains(ie.msg, "script") || ie.where != `"}<script>` {
 		t.Fatalf("err %#v", err)

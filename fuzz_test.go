@@ -34,7 +34,7 @@ func FuzzExtract(f *testing.F) {
 		orig := bytes.Clone(body)
 		for _, sources := range fuzzSources {
 			x := extractor{sources: sources, maxPixels: 1_000_000}
-			media, err := x.extract(contentType, body)
+			media, err := x.extract(contentType, body, nil)
 			if err != nil {
 				var ie *inputError
 				if !errors.As(err, &ie) {
@@ -66,7 +66,7 @@ func FuzzDataURI(f *testing.F) {
 	f.Add("data:image/png,raw")
 	f.Fuzz(func(t *testing.T, s string) {
 		x := extractor{maxPixels: 1_000_000}
-		m, err := x.encoded(s, "/x")
+		m, err := x.encoded([]byte(s), "/x", &scratch{})
 		if err != nil {
 			var ie *inputError
 			if !errors.As(err, &ie) || (ie.status != http.StatusUnsupportedMediaType && ie.status != http.StatusRequestEntityTooLarge) {

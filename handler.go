@@ -27,8 +27,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 
 	body, pooled, rest, o := h.readBody(r)
+	var s scratch
 	if o.input == nil {
-		o = h.check(r, repl, body)
+		o = h.check(r, repl, body, &s)
 	}
 	if o.input != nil {
 		o.verdict, o.reason = VerdictError, o.input.reason
@@ -44,11 +45,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	metrics.checks.WithLabelValues(labelOr(o.vendor, "none"), labelOr(string(o.verdict), "missing")).Inc()
 	h.log(r, o, status, herr, len(body), time.Since(start))
-	// The body's buffer goes back to the pool unless a vendor call that
-	// may outlive this request holds the image.
-	recycle := pooled && !o.lent
+	// Pooled buffers go back unless a vendor call that may outlive this
+	// request holds the image; decoded images at once, the body when the
+	// request is denied here or, if it goes on, when it is read (pooledBody).
+	if !o.lent {
+		for _, b := range s.bufs {
+			giveBack(b)
+		}
+	}
 	if herr != nil {
-		if recycle {
+		if pooled && !o.lent {
 			giveBack(body)
 		}
 		return herr
@@ -60,7 +66,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			h.sign(r)
 		}
 	}
-	if recycle {
+	if pooled && !o.lent {
 		pb := &pooledBody{buf: body, orig: r.Body}
 		r.Body = pb
 		defer pb.finish()
@@ -132,8 +138,8 @@ func (h *Handler) readBody(r *http.Request) (body []byte, pooled bool, rest io.R
 }
 
 // check finds the media in the body and decides about each.
-func (h *Handler) check(r *http.Request, repl *caddy.Replacer, body []byte) outcome {
-	media, err := h.x.extract(r.Header.Get("Content-Type"), body)
+func (h *Handler) check(r *http.Request, repl *caddy.Replacer, body []byte, s *scratch) outcome {
+	media, err := h.x.extract(r.Header.Get("Content-Type"), body, s)
 	if err != nil {
 		var ie *inputError
 		if errors.As(err, &ie) {

@@ -42,6 +42,19 @@ func putBuffer(b []byte) {
 	bufPools[bits.Len(uint(c/minPooled))-1].Put(&b)
 }
 
+// scratch collects the pooled buffers a request takes besides its body:
+// decoded images.
+type scratch struct{ bufs [][]byte }
+
+// get returns getBuffer(n), kept in s; a nil s keeps nothing.
+func (s *scratch) get(n int) []byte {
+	b := getBuffer(n)
+	if s != nil {
+		s.bufs = append(s.bufs, b)
+	}
+	return b
+}
+
 // giveBack is putBuffer; tests watch it.
 var giveBack = putBuffer
 
@@ -56,8 +69,7 @@ var errBodyClosed = errors.New("liveness: read on a closed request body")
 // its end nor closed is left to the garbage collector.
 type pooledBody struct {
 	mu     sync.Mutex
-	buf    []byte   // the body; nil once given back
-	extra  [][]byte // other pooled buffers of the request, given back with it
+	buf    []byte // the body; nil once given back
 	off    int
 	done   bool // ServeHTTP returned
 	closed bool
@@ -100,8 +112,5 @@ func (b *pooledBody) releaseLocked() {
 		return
 	}
 	giveBack(b.buf)
-	for _, x := range b.extra {
-		giveBack(x)
-	}
-	b.buf, b.extra = nil, nil
+	b.buf = nil
 }

@@ -48,7 +48,8 @@
 // the JPEG in a COM segment right after SOI, the PNG in a tEXt chunk with
 // keyword "Comment" right after IHDR (its text ends with a newline so that
 // the chunk's CRC cannot extend the marker). SampleJPEGSize pads a JPEG
-// with further COM segments for size tests. SampleMP4 builds the start of
+// with further COM segments of pseudo-random bytes after its frame header
+// for size tests. SampleMP4 builds the start of
 // an MP4 for the video flow, which only FACIA takes: an ftyp box (brand
 // isom, compatible isom and mp41), a free box holding the marker and a
 // newline, and an empty mdat box. It sniffs as video/mp4; no emulator

@@ -31,9 +31,14 @@ func SampleJPEG(marker string) []byte {
 	return SampleJPEGSize(marker, 0)
 }
 
-// SampleJPEGSize is SampleJPEG padded with further COM segments of zero
-// bytes to a total of at least n and at most n+3 bytes (exactly n whenever
-// padding is needed and n is at least 4 bytes above the unpadded size).
+// SampleJPEGSize is SampleJPEG padded with further COM segments to a total
+// of at least n and at most n+3 bytes (exactly n whenever padding is needed
+// and n is at least 4 bytes above the unpadded size). As in a photo, whose
+// bulk is entropy-coded data after the frame header, the padding follows
+// the SOF segment and holds pseudo-random bytes (the same for every call):
+// a reader of the header, such as image.DecodeConfig, does not walk
+// through it, and a scan for a multipart boundary meets the byte values a
+// photo has.
 func SampleJPEGSize(marker string, n int) []byte {
 	if err := CheckMarker(marker); err != nil {
 		panic("vendortest: " + err.Error())
@@ -50,22 +55,45 @@ func SampleJPEGSize(marker string, n int) []byte {
 	out := make([]byte, 0, max(size, n+3))
 	out = append(out, base[:2]...) // SOI
 	out = appendJPEGCOM(out, []byte(text))
+	afterSOF := endOfSOF(base)
+	out = append(out, base[2:afterSOF]...)
 	if pad > 0 {
 		// Each segment costs 4 bytes of header and holds at most 65533
 		// bytes, so spread the padding evenly over as few as possible.
 		const maxSeg = 4 + 65533
 		segs := (pad + maxSeg - 1) / maxSeg
 		payload := max(pad-4*segs, 0)
-		zeros := make([]byte, 65533)
+		noise := make([]byte, 65533)
+		x := uint32(2463534242)
+		for i := range noise {
+			x ^= x << 13
+			x ^= x >> 17
+			x ^= x << 5
+			noise[i] = byte(x)
+		}
 		for i := 0; i < segs; i++ {
 			k := payload / segs
 			if i < payload%segs {
 				k++
 			}
-			out = appendJPEGCOM(out, zeros[:k])
+			out = appendJPEGCOM(out, noise[:k])
 		}
 	}
-	return append(out, base[2:]...)
+	return append(out, base[afterSOF:]...)
+}
+
+// endOfSOF returns the offset just after the frame header (SOFn) segment
+// of a JPEG written by image/jpeg.
+func endOfSOF(b []byte) int {
+	for i := 2; i+4 <= len(b) && b[i] == 0xFF; {
+		m := b[i+1]
+		end := i + 2 + int(binary.BigEndian.Uint16(b[i+2:]))
+		if m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC {
+			return end
+		}
+		i = end
+	}
+	panic("vendortest: no SOF segment in the encoded sample")
 }
 
 func appendJPEGCOM(b, payload []byte) []byte {
