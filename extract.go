@@ -11,6 +11,7 @@ import (
 	_ "image/gif" // registers the GIF header reader for DecodeConfig
 	_ "image/jpeg"
 	_ "image/png"
+	"io"
 	"maps"
 	"mime"
 	"mime/multipart"
@@ -316,7 +317,7 @@ func (x *extractor) medium(data []byte, where string) (medium, error) {
 		return medium{}, unsupported(where, "not an image (%s)", mt)
 	}
 	if strings.HasPrefix(mt, "image/") {
-		cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+		cfg, _, err := image.DecodeConfig(&peeker{data})
 		if err != nil {
 			return medium{}, unsupported(where, "undecodable %s", mt)
 		}
@@ -328,6 +329,29 @@ func (x *extractor) medium(data []byte, where string) (medium, error) {
 		}
 	}
 	return medium{Media: vendors.Media{Data: data, MIME: mt}, sum: sha256.Sum256(data), where: where}, nil
+}
+
+// peeker reads a buffered image for image.DecodeConfig, which would
+// otherwise copy it through a bufio.Reader of its own to peek at its
+// magic bytes.
+type peeker struct{ b []byte }
+
+func (p *peeker) Read(d []byte) (int, error) {
+	if len(p.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(d, p.b)
+	p.b = p.b[n:]
+	return n, nil
+}
+
+// Peek returns the next n bytes without consuming them, and io.EOF with
+// fewer when the image is shorter, as bufio.Reader does.
+func (p *peeker) Peek(n int) ([]byte, error) {
+	if n > len(p.b) {
+		return p.b, io.EOF
+	}
+	return p.b[:n], nil
 }
 
 // sniff returns the media type of data by its content (never trusting the

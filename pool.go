@@ -8,16 +8,31 @@ import (
 )
 
 // Request bodies and decoded images are buffered whole. Their buffers come
-// from pools by power-of-two size class, so that a steady flow of uploads
-// neither allocates nor zeroes a body-sized buffer per request, and the
-// garbage collector has little to do.
+// from pools by size class, so that a steady flow of uploads neither
+// allocates nor zeroes a body-sized buffer per request, and the garbage
+// collector has little to do. There are four classes per doubling of size
+// (5/4, 6/4, 7/4 and 8/4 of the power of two below), so a buffer is at
+// most 25 % larger than what it holds.
 const (
-	minPooled   = 4 << 10
-	poolClasses = 13 // up to minPooled<<12: 16 MiB
-	maxPooled   = minPooled << (poolClasses - 1)
+	minShift  = 12
+	maxShift  = 24
+	minPooled = 1 << minShift // 4 KiB
+	maxPooled = 1 << maxShift // 16 MiB
 )
 
-var bufPools [poolClasses]sync.Pool // class i: capacity minPooled<<i
+var bufPools [4*(maxShift-minShift) + 1]sync.Pool
+
+// sizeClass returns the pool and the capacity of the smallest class that
+// holds n bytes, for minPooled <= n <= maxPooled.
+func sizeClass(n int) (pool, size int) {
+	if n <= minPooled {
+		return 0, minPooled
+	}
+	k := bits.Len(uint(n-1)) - 1 // 1<<k < n <= 1<<(k+1)
+	step := 1 << (k - 2)
+	size = (n + step - 1) / step * step
+	return 4*(k-minShift) + size/step - 4, size
+}
 
 // getBuffer returns a buffer of length n whose bytes are stale: the caller
 // must overwrite every byte it reads.
@@ -25,21 +40,26 @@ func getBuffer(n int) []byte {
 	if n < minPooled || n > maxPooled {
 		return make([]byte, n)
 	}
-	i := bits.Len(uint(n-1) / minPooled)
+	i, size := sizeClass(n)
 	if p, ok := bufPools[i].Get().(*[]byte); ok {
 		return (*p)[:n]
 	}
-	return make([]byte, n, minPooled<<i)
+	return make([]byte, n, size)
 }
 
 // putBuffer gives b back for re-use; nothing may read or write it after.
+// Buffers not made by getBuffer's pools are left to the garbage collector.
 func putBuffer(b []byte) {
 	c := cap(b)
-	if c < minPooled || c > maxPooled || c&(c-1) != 0 {
+	if c < minPooled || c > maxPooled {
+		return
+	}
+	i, size := sizeClass(c)
+	if size != c {
 		return
 	}
 	b = b[:0]
-	bufPools[bits.Len(uint(c/minPooled))-1].Put(&b)
+	bufPools[i].Put(&b)
 }
 
 // scratch collects the pooled buffers a request takes besides its body:

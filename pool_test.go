@@ -32,9 +32,23 @@ func watchGiveBack(t *testing.T) func() [][]byte {
 }
 
 func TestBufferClasses(t *testing.T) {
-	for _, n := range []int{minPooled, minPooled + 1, 100_000, 524_288, 524_289, maxPooled} {
+	last := -1
+	for n := minPooled; n <= maxPooled; n += 1 + n/97 {
+		i, size := sizeClass(n)
+		if size < n || float64(size) > 1.25*float64(n)+1 || i < last || i >= len(bufPools) {
+			t.Fatalf("sizeClass(%d) = %d, %d (previous pool %d)", n, i, size, last)
+		}
+		if j, again := sizeClass(size); j != i || again != size {
+			t.Fatalf("class %d of size %d: its size maps to %d, %d", i, size, j, again)
+		}
+		last = i
+	}
+	if i, size := sizeClass(maxPooled); i != len(bufPools)-1 || size != maxPooled {
+		t.Fatalf("largest class %d, %d", i, size)
+	}
+	for _, n := range []int{minPooled, minPooled + 1, 100_000, 524_288, 524_650, maxPooled} {
 		b := getBuffer(n)
-		if len(b) != n || cap(b) < n || cap(b) >= 2*n+minPooled || cap(b)&(cap(b)-1) != 0 {
+		if _, size := sizeClass(n); len(b) != n || cap(b) != size {
 			t.Fatalf("getBuffer(%d): len %d cap %d", n, len(b), cap(b))
 		}
 		putBuffer(b)
