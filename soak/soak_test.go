@@ -174,8 +174,11 @@ func (a admin) get(t *testing.T, path string) []byte {
 	return b
 }
 
-// goroutines and heap of the Caddy process, after a forced GC.
+// goroutines and heap of the Caddy process, after two forced GCs: the
+// pooled body buffers of finished uploads survive one (sync.Pool keeps
+// them through a collection) and go at the second.
 func (a admin) sample(t *testing.T) (int, uint64) {
+	a.get(t, "/debug/pprof/heap?gc=1")
 	a.get(t, "/debug/pprof/heap?gc=1")
 	line, _, _ := bytes.Cut(a.get(t, "/debug/pprof/goroutine?debug=1"), []byte("\n"))
 	g, _ := strconv.Atoi(strings.TrimPrefix(string(line), "goroutine profile: total "))
@@ -338,6 +341,9 @@ http://%s {
 	}
 	if twice != 0 {
 		t.Errorf("%d images got more than one vendor answer: the cache or singleflight failed", twice)
+	}
+	if h1 > h0+16<<20 {
+		t.Errorf("heap after GC grew from %.1f MB to %.1f MB: buffers are kept", float64(h0)/1e6, float64(h1)/1e6)
 	}
 	if g1 > g0+16 {
 		t.Errorf("goroutines grew from %d to %d", g0, g1)
