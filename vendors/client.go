@@ -165,24 +165,27 @@ func vendorMessage(raw []byte) string {
 	return Sanitize(string(raw))
 }
 
-var urlPattern = regexp.MustCompile(`(?i)[a-z][a-z0-9+.-]*://[^\s"'<>]*`)
+// urlPattern matches a link, with or without its scheme ("://host" is one
+// too).
+var urlPattern = regexp.MustCompile(`(?i)[a-z0-9+.-]*://[^\s"'<>]*`)
 
 // Sanitize keeps a vendor-supplied string fit for a log line: printable
 // ASCII only, at most 120 bytes, and no links (a vendor may put a link to
-// biometric imagery anywhere, as FACIA does in declined_proof).
+// biometric imagery anywhere, as FACIA does in declined_proof). Other
+// characters go before links are looked for, so that none can hide one.
 func Sanitize(s string) string {
-	s = urlPattern.ReplaceAllString(s, "[url]")
+	s = s[:min(len(s), 4096)] // a vendor's message is short; a long body is cut first
 	var b strings.Builder
 	for _, r := range s {
-		if b.Len() >= 120 {
-			b.WriteString("...")
-			break
-		}
 		if r >= 0x20 && r < 0x7f {
 			b.WriteRune(r)
 		}
 	}
-	return b.String()
+	s = urlPattern.ReplaceAllString(b.String(), "[url]")
+	if len(s) > 120 {
+		s = s[:120] + "..."
+	}
+	return s
 }
 
 // UnmarshalBlock reads a vendor block, `vendor <name> { <option> <value> ... }`,

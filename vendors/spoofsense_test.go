@@ -239,9 +239,13 @@ func TestSpoofSenseProvision(t *testing.T) {
 func TestSanitizeDropsLinks(t *testing.T) {
 	for in, want := range map[string]string{
 		"declined: https://proof.example/abc?sig=1 end": "declined: [url] end",
-		"HTTP://X.Y/z":        "[url]",
-		"no link, just proof": "no link, just proof",
-		"bad\x00byte\ttab":    "badbytetab",
+		"HTTP://X.Y/z":           "[url]",
+		"no link, just proof":    "no link, just proof",
+		"bad\x00byte\ttab":       "badbytetab",
+		"://":                    "[url]", // found by FuzzVerifikResponse
+		"x ://host/p y":          "x [url] y",
+		"h:\x01//hidden":         "[url]", // a dropped byte cannot hide a link
+		strings.Repeat("a", 130): strings.Repeat("a", 120) + "...",
 	} {
 		if got := vendors.Sanitize(in); got != want {
 			t.Errorf("Sanitize(%q) = %q, want %q", in, got, want)
