@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -30,11 +29,7 @@ const (
 	faciaNotFound   = `{"status":false,"message":"Resource not found"}`
 )
 
-type faciaResp struct {
-	status int
-	header http.Header
-	body   string
-}
+type faciaResp response
 
 func (r faciaResp) expect(t *testing.T, status int, contentType, body string) {
 	t.Helper()
@@ -80,16 +75,8 @@ func faciaDo(t *testing.T, ctx context.Context, srv *httptest.Server, method, pa
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		return faciaResp{}, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return faciaResp{}, err
-	}
-	return faciaResp{resp.StatusCode, resp.Header, string(b)}, nil
+	r, err := roundTrip(srv, req)
+	return faciaResp(r), err
 }
 
 func faciaPost(t *testing.T, srv *httptest.Server, path, token, contentType string, body []byte) faciaResp {

@@ -27,6 +27,20 @@ type response struct {
 	body   string
 }
 
+// roundTrip sends req to srv and reads the whole answer.
+func roundTrip(srv *httptest.Server, req *http.Request) (response, error) {
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		return response{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return response{}, err
+	}
+	return response{resp.StatusCode, resp.Header, string(b)}, nil
+}
+
 // newSpoofSense serves s and reports on done each time ServeHTTP returns,
 // which is the only way to see that a hanging handler gave up.
 func newSpoofSense(t *testing.T, s *SpoofSense) (*httptest.Server, <-chan struct{}) {
@@ -55,16 +69,7 @@ func do(t *testing.T, ctx context.Context, srv *httptest.Server, method, path, k
 		req.Header.Set("x-api-key", key)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return response{}, err
-	}
-	return response{resp.StatusCode, resp.Header, string(b)}, nil
+	return roundTrip(srv, req)
 }
 
 func post(t *testing.T, srv *httptest.Server, path, key string, body []byte) response {

@@ -62,16 +62,7 @@ func verifikDo(t *testing.T, ctx context.Context, srv *httptest.Server, method, 
 	if ct != "" {
 		req.Header.Set("Content-Type", ct)
 	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return response{}, err
-	}
-	return response{resp.StatusCode, resp.Header, string(b)}, nil
+	return roundTrip(srv, req)
 }
 
 // verifikPost sends a well-formed request with body.

@@ -88,16 +88,7 @@ func videosdkDo(t *testing.T, ctx context.Context, srv *httptest.Server, q video
 	if q.contentType != "" {
 		req.Header.Set("Content-Type", q.contentType)
 	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return response{}, err
-	}
-	return response{resp.StatusCode, resp.Header, string(b)}, nil
+	return roundTrip(srv, req)
 }
 
 // videosdkPost sends body with a good token and content type.
