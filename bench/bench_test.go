@@ -26,7 +26,6 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -41,6 +40,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-liveness/caddy-liveness/internal/caddyproc"
 	"github.com/caddy-liveness/caddy-liveness/vendors/vendortest"
 )
 
@@ -119,21 +119,10 @@ func (v *slowVendor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // caddyProc is one running Caddy.
 type caddyProc struct {
-	cmd     *exec.Cmd
+	*caddyproc.Proc
 	base    string // http://127.0.0.1:port
 	admin   string // http://127.0.0.1:port when BENCH_PROFILE is set
 	idleRSS int64  // bytes, once ready
-	stop    func() // ends it (also at the end of the test)
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // startCaddy runs the binary with one site holding routes. The admin API
@@ -142,61 +131,23 @@ func freePort(t *testing.T) string {
 // line per decision included).
 func startCaddy(t *testing.T, bin, name, routes string) *caddyProc {
 	t.Helper()
-	listen, admin := freePort(t), "off"
+	listen, admin := caddyproc.FreeAddr(t), "off"
 	if profileDir != "" {
-		admin = freePort(t)
+		admin = caddyproc.FreeAddr(t)
 	}
 	cfg := fmt.Sprintf("{\n\tadmin %s\n\tpersist_config off\n\tauto_https off\n}\nhttp://%s {\n%s}\n", admin, listen, routes)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logf, err := os.Create(filepath.Join(dir, "caddy.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "run", "--config", path, "--adapter", "caddyfile")
-	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &caddyProc{cmd: cmd, base: "http://" + listen}
+	p := &caddyProc{Proc: caddyproc.Start(t, bin, name, cfg), base: "http://" + listen}
 	if admin != "off" {
 		p.admin = "http://" + admin
 	}
-	p.stop = sync.OnceFunc(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		logf.Close()
-	})
-	t.Cleanup(p.stop)
-	for i := 0; ; i++ {
-		if resp, err := http.Get(p.base + "/"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if i == 100 {
-			b, _ := os.ReadFile(logf.Name())
-			t.Fatalf("Caddy (%s) did not start:\n%s", name, b)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	p.WaitReady(t, p.base+"/")
 	p.idleRSS = p.status(t, "VmRSS")
 	return p
 }
 
 // cpu is the process's user+system CPU time so far (all threads).
 func (p *caddyProc) cpu(t *testing.T) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Pid()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +187,7 @@ func (p *caddyProc) profile(t *testing.T, d time.Duration, path string) (wait fu
 
 // status returns a "kB" field of /proc/<pid>/status, in bytes.
 func (p *caddyProc) status(t *testing.T, field string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -524,8 +475,8 @@ func TestBench(t *testing.T) {
 			}
 		}
 		r.barePeak, r.gatePeak = r.bareP.status(t, "VmHWM"), r.gateP.status(t, "VmHWM")
-		r.bareP.stop()
-		r.gateP.stop()
+		r.bareP.Stop()
+		r.gateP.Stop()
 		// The floor, in this process, with no load running.
 		img := make([]byte, c.imageSize)
 		copy(img, c.body) // any bytes: SHA-256 costs the same on all
@@ -571,7 +522,7 @@ func TestBench(t *testing.T) {
 	slow.mu.Lock()
 	vendorSide := &stats{lat: slow.took}
 	slow.mu.Unlock()
-	missP.stop()
+	missP.Stop()
 	missSHA := floor(func() { sha256.Sum256(tmpl.body[:512<<10]) })
 	total := time.Since(runStart)
 

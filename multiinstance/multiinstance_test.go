@@ -17,11 +17,9 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -31,93 +29,24 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/caddy-liveness/caddy-liveness/internal/caddyproc"
 	"github.com/caddy-liveness/caddy-liveness/vendors/vendortest"
 )
 
 const apiKey = "multi-instance-key"
 
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // instance is one running Caddy process.
 type instance struct {
 	name, admin, listen string
-	log                 *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func start(t *testing.T, bin, name, caddyfile string, env []string) *instance {
 	t.Helper()
-	in := &instance{name: name, admin: freeAddr(t), listen: freeAddr(t), log: &syncBuffer{}}
+	in := &instance{name: name, admin: caddyproc.FreeAddr(t), listen: caddyproc.FreeAddr(t)}
 	cfg := strings.NewReplacer("ADMIN", in.admin, "LISTEN", in.listen).Replace(caddyfile)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "run", "--config", path, "--adapter", "caddyfile")
-	cmd.Env = append(append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir), env...)
-	cmd.Stdout, cmd.Stderr = in.log, in.log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("%s's log:\n%s", name, in.log.String())
-		}
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + in.admin + "/config/")
-		if err == nil {
-			resp.Body.Close()
-			// The site is up once it answers (the handler 400s an empty POST).
-			if r2, err := http.Get("http://" + in.listen + "/health"); err == nil {
-				r2.Body.Close()
-				return in
-			}
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("%s exited: %v\n%s", name, err, in.log.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not start:\n%s", name, in.log.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	// The site is up once it answers (the handler 400s an empty POST).
+	caddyproc.Start(t, bin, name, cfg, env...).WaitReady(t, "http://"+in.admin+"/config/", "http://"+in.listen+"/health")
+	return in
 }
 
 func upload(img []byte) (string, []byte) {

@@ -18,11 +18,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -32,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-liveness/caddy-liveness/internal/caddyproc"
 	"github.com/caddy-liveness/caddy-liveness/vendors/vendortest"
 )
 
@@ -122,15 +121,6 @@ func hashingUpstream(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, hex.EncodeToString(h.Sum(nil)))
 }
 
-func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // upload is one prepared request.
 type upload struct {
 	contentType string
@@ -215,7 +205,7 @@ func TestSoak(t *testing.T) {
 	usrv := httptest.NewServer(http.HandlerFunc(hashingUpstream))
 	defer usrv.Close()
 
-	adminAddr, listen := freePort(t), freePort(t)
+	adminAddr, listen := caddyproc.FreeAddr(t), caddyproc.FreeAddr(t)
 	caddyfile := fmt.Sprintf(`{
 	admin %s
 	persist_config off
@@ -242,31 +232,8 @@ http://%s {
 	reverse_proxy %s
 }
 `, adminAddr, listen, vsrv.URL, timeout, maxSize, strings.TrimPrefix(usrv.URL, "http://"))
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "Caddyfile")
-	os.WriteFile(cfgPath, []byte(caddyfile), 0o600)
-	cmd := exec.CommandContext(ctx, bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
-	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
-	var caddyLog bytes.Buffer
-	cmd.Stderr = &caddyLog
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-	}()
 	adm := admin{"http://" + adminAddr}
-	for i := 0; ; i++ {
-		if resp, err := http.Get(adm.base + "/config/"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if i == 100 {
-			t.Fatalf("Caddy did not start:\n%s", caddyLog.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	caddyproc.Start(t, bin, "Caddy", caddyfile).WaitReady(t, adm.base+"/config/")
 
 	uploads := makeUploads(t)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}, Timeout: time.Minute}
