@@ -27,6 +27,31 @@ type response struct {
 	body   string
 }
 
+// concurrentStatuses makes n calls of send at once and counts the statuses
+// they got.
+func concurrentStatuses(t *testing.T, n int, send func() (response, error)) map[int]int {
+	t.Helper()
+	var wg sync.WaitGroup
+	statuses := make(chan int, n)
+	for range n {
+		wg.Go(func() {
+			r, err := send()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			statuses <- r.status
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for st := range statuses {
+		count[st]++
+	}
+	return count
+}
+
 // roundTrip sends req to srv and reads the whole answer.
 func roundTrip(srv *httptest.Server, req *http.Request) (response, error) {
 	resp, err := srv.Client().Do(req)
@@ -534,26 +559,9 @@ func TestSpoofSenseConcurrentScript(t *testing.T) {
 		s.Script(Fault{Status: 503})
 	}
 	body := imageBody(SampleJPEG("live"))
-	var wg sync.WaitGroup
-	statuses := make(chan int, requests)
-	for i := 0; i < requests; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r, err := do(t, context.Background(), srv, http.MethodPost, SpoofSenseRobust, testKey, bytes.NewReader(body))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			statuses <- r.status
-		}()
-	}
-	wg.Wait()
-	close(statuses)
-	count := map[int]int{}
-	for st := range statuses {
-		count[st]++
-	}
+	count := concurrentStatuses(t, requests, func() (response, error) {
+		return do(t, context.Background(), srv, http.MethodPost, SpoofSenseRobust, testKey, bytes.NewReader(body))
+	})
 	if count[503] != faults || count[200] != requests-faults {
 		t.Errorf("statuses %v, want %d×503 and %d×200", count, faults, requests-faults)
 	}

@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -571,24 +570,9 @@ func TestVideoSDKConcurrentScript(t *testing.T) {
 	}
 	body := videosdkImage("image/jpeg", SampleJPEG("live"))
 	tok := videosdkToken(t, jwt.SigningMethodHS256, videosdkSecret, videosdkClaimsOK())
-	var wg sync.WaitGroup
-	statuses := make(chan int, requests)
-	for range requests {
-		wg.Go(func() {
-			r, err := videosdkDo(t, context.Background(), srv, videosdkReq{auth: tok, contentType: "application/json", body: bytes.NewReader(body)})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			statuses <- r.status
-		})
-	}
-	wg.Wait()
-	close(statuses)
-	count := map[int]int{}
-	for st := range statuses {
-		count[st]++
-	}
+	count := concurrentStatuses(t, requests, func() (response, error) {
+		return videosdkDo(t, context.Background(), srv, videosdkReq{auth: tok, contentType: "application/json", body: bytes.NewReader(body)})
+	})
 	if count[503] != faults || count[200] != requests-faults {
 		t.Errorf("statuses %v, want %d×503 and %d×200", count, faults, requests-faults)
 	}
