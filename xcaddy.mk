@@ -43,15 +43,9 @@ vet:
 unit:
 	scripts/with-redis.sh $(GO) test -race -count=1 ./...
 
-# Each Fuzz function of every package, one at a time (go test -fuzz takes
-# one target per run).
+# Each Fuzz function of every package for FUZZTIME; see scripts/fuzz.sh.
 fuzz:
-	@for f in $$(grep -l '^func Fuzz' $$(find . -name '*_test.go' -not -path './.git/*')); do \
-		for n in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | cut -d' ' -f2); do \
-			echo "fuzz: $$n ($$(dirname $$f), $(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$n$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f) > .fuzz.log 2>&1 || { cat .fuzz.log; exit 1; }; \
-		done; \
-	done; rm -f .fuzz.log
+	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 # Thousands of uploads through the built Caddy; SOAK_REQUESTS,
 # SOAK_CONCURRENCY and SOAK_UNIQUE_IMAGES change the load.
