@@ -6,8 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"io"
-	"mime"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -154,49 +152,6 @@ func BenchmarkBase64Decode(b *testing.B) {
 		for range b.N {
 			if _, err := base64.StdEncoding.Decode(dst, enc); err != nil {
 				b.Fatal(err)
-			}
-		}
-	})
-}
-
-// BenchmarkMultipart finds the parts of a buffered 512 KB upload two
-// ways, side by side: mime/multipart reading every part (into io.Discard,
-// no copy kept), and splitMultipart slicing them out of the body, as the
-// handler does.
-func BenchmarkMultipart(b *testing.B) {
-	img := vendortest.SampleJPEGSize("live", 512<<10)
-	ct, body := multipartBody(b, "selfie", img)
-	_, params, err := mime.ParseMediaType(ct)
-	if err != nil {
-		b.Fatal(err)
-	}
-	boundary := params["boundary"]
-	b.Run("mime-multipart", func(b *testing.B) {
-		b.SetBytes(int64(len(img)))
-		b.ReportAllocs()
-		for range b.N {
-			r := multipart.NewReader(bytes.NewReader(body), boundary)
-			for {
-				p, err := r.NextRawPart()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := io.Copy(io.Discard, p); err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-	})
-	b.Run("split", func(b *testing.B) {
-		b.SetBytes(int64(len(img)))
-		b.ReportAllocs()
-		for range b.N {
-			n := 0
-			if err := splitMultipart(body, boundary, func(p rawPart) error { n += len(p.data); return nil }); err != nil || n < len(img) {
-				b.Fatal(err, n)
 			}
 		}
 	})

@@ -110,7 +110,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			src := Source{Type: typ, Fields: d.RemainingArgs()}
-			if err := src.check(); err != nil {
+			if err := checkSource(src); err != nil {
 				return d.Err(err.Error())
 			}
 			h.Sources = append(h.Sources, src)

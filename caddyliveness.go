@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/caddy-liveness/caddy-liveness/internal/extract"
 	"github.com/caddy-liveness/caddy-liveness/vendors"
 )
 
@@ -125,7 +126,7 @@ type Handler struct {
 	signKey []byte
 	guards  []*guard         // one per vendor, same order
 	now     func() time.Time // the clock of duplicate windows; tests set it
-	x       extractor
+	x       *extract.Extractor
 	state   *state
 	poolKey string
 	logger  *zap.Logger
@@ -163,7 +164,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.validate(); err != nil {
 		return err
 	}
-	h.x = extractor{sources: h.Sources, maxPixels: h.MaxPixels}
+	h.x = &extract.Extractor{Sources: h.Sources, MaxPixels: h.MaxPixels}
 	if h.SignKey != "" {
 		key, err := vendors.ResolveSecret("liveness: sign_key", h.SignKey)
 		if err != nil {
@@ -333,7 +334,7 @@ func (h *Handler) validate() error {
 		return fmt.Errorf("liveness: sizes, durations, counts and limits must not be negative")
 	}
 	for _, s := range h.Sources {
-		if err := s.check(); err != nil {
+		if err := checkSource(s); err != nil {
 			return fmt.Errorf("liveness: %w", err)
 		}
 	}
@@ -363,7 +364,7 @@ func checkThreshold(t float64) error {
 
 // check validates a source: known type, fields where they are needed,
 // well-formed JSON pointers.
-func (s Source) check() error {
+func checkSource(s Source) error {
 	switch s.Type {
 	case "body":
 		if len(s.Fields) > 0 {
@@ -379,7 +380,7 @@ func (s Source) check() error {
 	}
 	if s.Type == "json" {
 		for _, p := range s.Fields {
-			if err := validPointer(p); err != nil {
+			if err := extract.ValidPointer(p); err != nil {
 				return fmt.Errorf("source json %q: %v", p, err)
 			}
 		}

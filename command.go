@@ -589,7 +589,7 @@ func cliCheckOne(ctx context.Context, h *Handler, name string) cliResult {
 	}
 	switch {
 	case o.input != nil:
-		r.Error = o.input.msg
+		r.Error = o.input.Msg
 	case o.err != nil:
 		r.Error = cliRedactText(o.err.Error())
 	}

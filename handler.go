@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/caddy-liveness/caddy-liveness/internal/extract"
 	"github.com/caddy-liveness/caddy-liveness/vendors"
 	"github.com/caddy-liveness/caddy-liveness/verify"
 )
@@ -32,7 +33,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		o = h.check(r, repl, body, &s)
 	}
 	if o.input != nil {
-		o.verdict, o.reason = VerdictError, o.input.reason
+		o.verdict, o.reason = VerdictError, o.input.Reason
 	}
 
 	status, msg := h.denial(o)
@@ -139,7 +140,7 @@ func (h *Handler) readBody(r *http.Request) (body []byte, pooled bool, rest io.R
 
 // check finds the media in the body and decides about each.
 func (h *Handler) check(r *http.Request, repl *caddy.Replacer, body []byte, s *scratch) outcome {
-	media, err := h.x.extract(r.Header.Get("Content-Type"), body, s)
+	media, err := h.x.Extract(extract.Request{Header: r.Header, RawQuery: r.URL.RawQuery, Body: body}, s.get)
 	if err != nil {
 		var ie *inputError
 		if errors.As(err, &ie) {
@@ -155,7 +156,7 @@ func (h *Handler) check(r *http.Request, repl *caddy.Replacer, body []byte, s *s
 		// A replay is refused before it costs a vendor call.
 		sums := make([]string, len(media))
 		for i, m := range media {
-			sums[i] = fmt.Sprintf("%x", m.sum)
+			sums[i] = fmt.Sprintf("%x", m.Sum)
 		}
 		return outcome{verdict: VerdictSpoof, reason: "duplicate", duplicate: dup, sums: sums}
 	}
@@ -163,8 +164,8 @@ func (h *Handler) check(r *http.Request, repl *caddy.Replacer, body []byte, s *s
 	defer cancel()
 	all := make([]outcome, len(media))
 	for i, m := range media {
-		req := &vendors.Request{Media: m.Media, UserAgent: r.UserAgent(), Threshold: h.Threshold, Replacer: repl}
-		all[i] = h.checkMedium(ctx, req, m.sum)
+		req := &vendors.Request{Media: vendors.Media{Data: m.Data, MIME: m.MIME}, UserAgent: r.UserAgent(), Threshold: h.Threshold, Replacer: repl}
+		all[i] = h.checkMedium(ctx, req, m.Sum)
 	}
 	o := combine(all)
 	o.duplicate = dup
@@ -177,11 +178,11 @@ func (h *Handler) check(r *http.Request, repl *caddy.Replacer, body []byte, s *s
 // sightings records that the media were seen and returns the highest
 // count of an image seen before, outside duplicate_window of its first
 // sighting; 0 when none was.
-func (h *Handler) sightings(ctx context.Context, media []medium) int {
+func (h *Handler) sightings(ctx context.Context, media []extract.Medium) int {
 	now := h.now()
 	dup := 0
 	for _, m := range media {
-		s := h.state.sight(ctx, m.sum, now)
+		s := h.state.sight(ctx, m.Sum, now)
 		switch {
 		case s.count == 1:
 		case now.Sub(s.first) <= time.Duration(h.DuplicateWindow):
@@ -308,7 +309,7 @@ func errorReason(err error) string {
 // under the policies. Messages never reveal a score.
 func (h *Handler) denial(o outcome) (int, string) {
 	if o.input != nil {
-		return o.input.status, o.input.msg
+		return o.input.Status, o.input.Msg
 	}
 	switch o.verdict {
 	case "":
@@ -408,9 +409,12 @@ func (h *Handler) log(r *http.Request, o outcome, status int, herr error, size i
 		fields = append(fields, zap.Strings("image_sha256_prefix", prefixes))
 	}
 	if o.input != nil {
-		fields = append(fields, zap.String("error", o.input.msg))
-		if o.input.where != "" {
-			fields = append(fields, zap.String("field", o.input.where))
+		fields = append(fields, zap.String("error", o.input.Msg))
+		if o.input.Rule != "" {
+			fields = append(fields, zap.String("rule", o.input.Rule))
+		}
+		if o.input.Where != "" {
+			fields = append(fields, zap.String("field", o.input.Where))
 		}
 	}
 	if o.err != nil {
@@ -424,14 +428,12 @@ func (h *Handler) log(r *http.Request, o outcome, status int, herr error, size i
 // one medium: sniffing and limits, cache, vendors, decision. The check
 // command uses it.
 func (h *Handler) checkFile(ctx context.Context, data []byte) outcome {
-	m, err := h.x.medium(data, "file")
+	m, err := h.x.Medium(data, "file")
 	if err != nil {
-		var ie *inputError
-		errors.As(err, &ie)
-		return outcome{verdict: VerdictError, reason: ie.reason, input: ie}
+		return outcome{verdict: VerdictError, reason: err.Reason, input: err}
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(h.Timeout))
 	defer cancel()
-	req := &vendors.Request{Media: m.Media, Threshold: h.Threshold}
-	return h.checkMedium(ctx, req, m.sum)
+	req := &vendors.Request{Media: vendors.Media{Data: m.Data, MIME: m.MIME}, Threshold: h.Threshold}
+	return h.checkMedium(ctx, req, m.Sum)
 }

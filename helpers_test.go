@@ -3,6 +3,9 @@ package caddyliveness
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"hash/crc32"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -18,6 +21,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/caddy-liveness/caddy-liveness/internal/extract"
 	"github.com/caddy-liveness/caddy-liveness/vendors"
 	"github.com/caddy-liveness/caddy-liveness/vendors/vendortest"
 )
@@ -82,7 +86,7 @@ func testHandler(t testing.TB, configure func(*Handler), vs ...vendors.Vendor) (
 	for _, v := range vs {
 		h.guards = append(h.guards, newGuard(v, h.MaxConcurrent, *h.Retries, *h.Breaker))
 	}
-	h.x = extractor{sources: h.Sources, maxPixels: h.MaxPixels}
+	h.x = &extract.Extractor{Sources: h.Sources, MaxPixels: h.MaxPixels}
 	h.state = newState(time.Duration(h.Cache.TTL), h.Cache.MaxEntries)
 	t.Cleanup(func() { _ = h.state.Destruct() })
 	return h, logs
@@ -189,4 +193,31 @@ func newCaddyContext(t *testing.T) caddy.Context {
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: t.Context()})
 	t.Cleanup(cancel)
 	return ctx
+}
+
+func dataURI(mime string, b []byte) string {
+	return "data:" + mime + ";base64," + base64.StdEncoding.EncodeToString(b)
+}
+
+// hugePNG is a PNG signature and IHDR declaring w x h pixels, and nothing
+// else: DecodeConfig reads it, a full decode would allocate w*h*4 bytes.
+func hugePNG(w, h uint32) []byte {
+	b := []byte("\x89PNG\r\n\x1a\n")
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], w)
+	binary.BigEndian.PutUint32(ihdr[4:], h)
+	ihdr[8], ihdr[9] = 8, 6 // 8-bit RGBA
+	b = binary.BigEndian.AppendUint32(b, 13)
+	chunk := append([]byte("IHDR"), ihdr...)
+	b = append(b, chunk...)
+	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(chunk))
+}
+
+// hugeJPEG is a JFIF header and a SOF0 declaring w x h pixels.
+func hugeJPEG(w, h uint16) []byte {
+	b := []byte{0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 'J', 'F', 'I', 'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0}
+	b = append(b, 0xFF, 0xC0, 0, 11, 8)
+	b = binary.BigEndian.AppendUint16(b, h)
+	b = binary.BigEndian.AppendUint16(b, w)
+	return append(b, 1, 1, 0x11, 0)
 }

@@ -512,12 +512,12 @@ func TestRedisLockWaitEndsAtTheDeadline(t *testing.T) {
 	h, logs := redisHandler(t, addr, prefix, func(h *Handler) { h.Timeout = caddy.Duration(time.Second) }, v)
 	connect(t, h)
 	// Another instance holds the lock for longer than the deadline.
-	m, err := h.x.medium(img, "file")
-	if err != nil {
-		t.Fatal(err)
+	m, ierr := h.x.Medium(img, "file")
+	if ierr != nil {
+		t.Fatal(ierr)
 	}
 	profile := v.Profile(nil)
-	if _, _, taken, err := rs.lock(t.Context(), profile, m.sum, "other", time.Minute); !taken || err != nil {
+	if _, _, taken, err := rs.lock(t.Context(), profile, m.Sum, "other", time.Minute); !taken || err != nil {
 		t.Fatalf("lock: %v %v", taken, err)
 	}
 	ct, body := multipartBody(t, "selfie", img)

@@ -6,6 +6,10 @@
 #          for FUZZTIME each, build smoke test, two-instance test; the
 #          tests that need Redis get a throwaway redis-server on a free
 #          loopback port (scripts/with-redis.sh installs it if missing)
+#   differential  the request reader against real upstream frameworks
+#          (Werkzeug, gunicorn, Django, Starlette, FastAPI, multer,
+#          busboy, formidable, PHP, Go net/http): no upstream may use an
+#          image the gate did not judge; installs them first
 #   multiinstance  two built Caddy processes sharing one Redis
 #   soak   load and fault test: real Caddy, faulty emulator, hashing upstream
 #   bench  what the gate costs: real Caddy bare vs gated side by side, plus
@@ -19,7 +23,7 @@ UPSTREAM_ADDR ?= 127.0.0.1:9781
 GO            ?= go
 FUZZTIME      ?= 10s
 
-.PHONY: build run test fmt-check vet unit fuzz soak smoke emulator multiinstance bench
+.PHONY: build run test fmt-check vet unit fuzz soak smoke emulator multiinstance bench differential
 
 build:
 	$(GO) tool xcaddy build $(CADDY_VERSION) --with $(MODULE)@v0.0.0=. --output ./caddy
@@ -78,4 +82,11 @@ smoke: build
 multiinstance: build
 	scripts/with-redis.sh $(GO) test -tags multiinstance -run TestTwoInstances -v -count=1 -timeout 5m ./multiinstance
 
-test: fmt-check vet unit fuzz smoke multiinstance
+# Every request of the corpus and the mutation fuzzer through the built
+# Caddy to each framework's own parser (DIFF_* variables: see
+# internal/extract/differential/doc.go).
+differential: build
+	internal/extract/differential/upstreams/install.sh
+	$(GO) test -tags differential -count=1 -v -timeout 10m ./internal/extract/differential
+
+test: fmt-check vet unit fuzz smoke multiinstance differential

@@ -1,4 +1,4 @@
-package caddyliveness
+package extract
 
 import (
 	"bytes"
@@ -100,7 +100,7 @@ func walkJSON(body []byte, fn func(ptr []byte, v jsonValue) error) error {
 		done   bool // the root value is complete
 		pos    int
 	)
-	malformed := func() error { return badRequest("malformed JSON body") }
+	malformed := func() error { return ambiguous("json-syntax", "a body that is not one RFC 8259 JSON value in UTF-8") }
 	// endValue closes the current value: its reference token goes, and the
 	// enclosing container expects a comma or its end.
 	endValue := func() {
@@ -198,7 +198,7 @@ func walkJSON(body []byte, fn func(ptr []byte, v jsonValue) error) error {
 		}
 		// v is a value: a scalar or the opening of an object or array.
 		if done {
-			return badRequest("malformed JSON body: data after the value")
+			return ambiguous("json-trailing", "data after the JSON value")
 		}
 		if depth > 0 {
 			if f := &frames[depth-1]; !f.obj {
@@ -212,7 +212,7 @@ func walkJSON(body []byte, fn func(ptr []byte, v jsonValue) error) error {
 		}
 		if v.kind == '[' || v.kind == '{' {
 			if depth == maxJSONDepth {
-				return badRequest("JSON nested deeper than %d levels", maxJSONDepth)
+				return ambiguous("json-depth", "JSON nested deeper than %d levels", maxJSONDepth)
 			}
 			frames[depth] = wsFrame{obj: v.kind == '{', ptrLen: len(ptr), keyStart: len(keys)}
 			depth++
@@ -240,30 +240,34 @@ func wsValueAllowed(state int) bool {
 }
 
 // wsAddKey records the key v of object f, refusing a key equal after
-// decoding to an earlier one of the same object.
+// decoding, ignoring case, to an earlier one of the same object.
 func wsAddKey(f *wsFrame, keys *[][]byte, v jsonValue) error {
 	key := v.raw // the decoded key when plain
-	if !v.plain && (bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key)) {
+	if !v.plain && bytes.IndexByte(key, '\\') >= 0 {
 		key = []byte(v.str())
 	}
+	// Go's encoding/json matches struct fields case-insensitively (with
+	// Unicode simple folding), and the last of two such keys wins: keys
+	// equal under folding are duplicates.
 	own := (*keys)[f.keyStart:]
 	if f.keySet != nil {
-		if _, dup := f.keySet[string(key)]; dup {
-			return badRequest("duplicate key in a JSON object")
+		fk := fold(string(key))
+		if _, dup := f.keySet[fk]; dup {
+			return ambiguous("json-duplicate-key", "two keys of one JSON object equal when case is ignored")
 		}
-		f.keySet[string(key)] = struct{}{}
+		f.keySet[fk] = struct{}{}
 	} else {
 		for _, k := range own {
-			if bytes.Equal(k, key) {
-				return badRequest("duplicate key in a JSON object")
+			if bytes.EqualFold(k, key) {
+				return ambiguous("json-duplicate-key", "two keys of one JSON object equal when case is ignored")
 			}
 		}
 		if len(own)+1 >= wsKeyMapAt {
 			f.keySet = make(map[string]struct{}, 2*wsKeyMapAt)
 			for _, k := range own {
-				f.keySet[string(k)] = struct{}{}
+				f.keySet[fold(string(k))] = struct{}{}
 			}
-			f.keySet[string(key)] = struct{}{}
+			f.keySet[fold(string(key))] = struct{}{}
 		}
 	}
 	*keys = append(*keys, key)
@@ -403,6 +407,11 @@ func wsString(body []byte, start int) (end int, plain, ok bool) {
 		}
 		if high {
 			plain = false
+			// RFC 8259 text is UTF-8: Go replaces invalid bytes, Python
+			// and PHP refuse them.
+			if !utf8.Valid(span) {
+				return 0, false, false
+			}
 		}
 		if b < 0 {
 			return q, plain, true
@@ -419,16 +428,43 @@ func wsString(body []byte, start int) (end int, plain, ok bool) {
 			if len(body)-e < 5 {
 				return 0, false, false
 			}
-			for _, h := range body[e+1 : e+5] {
-				if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
-					return 0, false, false
-				}
+			r, ok := wsHex4(body[e+1 : e+5])
+			if !ok {
+				return 0, false, false
 			}
 			i = e + 5
+			// A surrogate must come in a pair: Go replaces a lone one
+			// with U+FFFD, Python keeps it, PHP refuses it.
+			switch {
+			case 0xDC00 <= r && r < 0xE000:
+				return 0, false, false
+			case 0xD800 <= r && r < 0xDC00:
+				if len(body)-i < 6 || body[i] != '\\' || body[i+1] != 'u' {
+					return 0, false, false
+				}
+				lo, ok := wsHex4(body[i+2 : i+6])
+				if !ok || lo < 0xDC00 || lo >= 0xE000 {
+					return 0, false, false
+				}
+				i += 6
+			}
 		default:
 			return 0, false, false
 		}
 	}
+}
+
+// wsHex4 reads four hex digits.
+func wsHex4(h []byte) (rune, bool) {
+	var r rune
+	for _, c := range h {
+		d, ok := unhex(c)
+		if !ok {
+			return 0, false
+		}
+		r = r<<4 | rune(d)
+	}
+	return r, true
 }
 
 const (

@@ -1,4 +1,4 @@
-package caddyliveness
+package extract
 
 import (
 	"bytes"
@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // wsCall is one call of fn, as scanJSON or walkJSON made it.
@@ -113,6 +115,12 @@ func wsCompare(t *testing.T, body []byte, stopAt int) (calls []wsCall, err error
 		}
 		return fmt.Sprintf("%q", b)
 	}
+	var gotIE, wantIE *Error
+	if errors.As(gotErr, &gotIE) && gotIE.Rule == "json-syntax" && strictRefusal(body) && isPrefix(got, want) {
+		// encoding/json reads invalid UTF-8 and lone surrogates (as
+		// U+FFFD); walkJSON refuses them where it meets them.
+		return got, gotErr
+	}
 	if len(got) != len(want) {
 		t.Errorf("body %s stop %d: walkJSON made %d calls, scanJSON %d\n got: %v\nwant: %v", short(body), stopAt, len(got), len(want), got, want)
 	} else {
@@ -123,7 +131,6 @@ func wsCompare(t *testing.T, body []byte, stopAt int) (calls []wsCall, err error
 			}
 		}
 	}
-	var gotIE, wantIE *inputError
 	switch {
 	case (gotErr == nil) != (wantErr == nil):
 		t.Errorf("body %s stop %d: walkJSON error %v, scanJSON error %v", short(body), stopAt, gotErr, wantErr)
@@ -133,12 +140,32 @@ func wsCompare(t *testing.T, body []byte, stopAt int) (calls []wsCall, err error
 		}
 	case wantErr != nil:
 		if !errors.As(gotErr, &gotIE) || !errors.As(wantErr, &wantIE) {
-			t.Errorf("body %s: errors %T %v and %T %v, want two *inputError", short(body), gotErr, gotErr, wantErr, wantErr)
-		} else if gotIE.status != wantIE.status || gotIE.msg != wantIE.msg || gotIE.reason != wantIE.reason {
-			t.Errorf("body %s stop %d: walkJSON error %d %q, scanJSON error %d %q", short(body), stopAt, gotIE.status, gotIE.msg, wantIE.status, wantIE.msg)
+			t.Errorf("body %s: errors %T %v and %T %v, want two *Error", short(body), gotErr, gotErr, wantErr, wantErr)
+		} else if gotIE.Status != wantIE.Status || gotIE.Msg != wantIE.Msg || gotIE.Reason != wantIE.Reason {
+			t.Errorf("body %s stop %d: walkJSON error %d %q, scanJSON error %d %q", short(body), stopAt, gotIE.Status, gotIE.Msg, wantIE.Status, wantIE.Msg)
 		}
 	}
 	return want, wantErr
+}
+
+// strictRefusal reports whether body holds what walkJSON refuses and
+// encoding/json reads: invalid UTF-8 or a surrogate escape.
+func strictRefusal(body []byte) bool {
+	return !utf8.Valid(body) || surrogateEscape.Match(body)
+}
+
+var surrogateEscape = regexp.MustCompile(`\\u[dD][89a-fA-F]`)
+
+func isPrefix(a, b []wsCall) bool {
+	if len(a) > len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // wsDataURIBody is an upload as clients send it: a little text and one
@@ -159,10 +186,10 @@ func wsDataURIBody(size int, escSlash bool) []byte {
 }
 
 const (
-	wsMalformed = "malformed JSON body"
-	wsAfter     = "malformed JSON body: data after the value"
-	wsDeep      = "JSON nested deeper than 64 levels"
-	wsDup       = "duplicate key in a JSON object"
+	wsMalformed = "ambiguous request: a body that is not one RFC 8259 JSON value in UTF-8"
+	wsAfter     = "ambiguous request: data after the JSON value"
+	wsDeep      = "ambiguous request: JSON nested deeper than 64 levels"
+	wsDup       = "ambiguous request: two keys of one JSON object equal when case is ignored"
 )
 
 func wsNest(open, close string, n int, inner string) string {
@@ -206,10 +233,10 @@ var wsCases = []struct {
 	{`{"\u0061":1}`, ""},
 	{`{"a\/b":"x\/y"}`, ""},
 	{`{"k":"\ud83d\ude00"}`, ""},
-	{`"\ud83d"`, ""},
-	{`"\ude00x"`, ""},
-	{`"\ud83dx\ude00"`, ""},
-	{`"\ud83d\u0041"`, ""},
+	{`"\ud83d"`, wsMalformed},
+	{`"\ude00x"`, wsMalformed},
+	{`"\ud83dx\ude00"`, wsMalformed},
+	{`"\ud83d\u0041"`, wsMalformed},
 	{`"\u00e9\n\t\"\\\b\f\r\/"`, ""},
 	{`"\u00E9\uABCD\uabcd"`, ""},
 	{`{"\"":1,"\\":2}`, ""},
@@ -217,32 +244,35 @@ var wsCases = []struct {
 	{`{"a/b":{"c~d":[0,{"~":"/"}]}}`, ""},
 	{`{"":1,"/":2,"~":3,"~0":4,"~1":5}`, ""},
 	{`{"a\u002fb":{"c\u007ed":1}}`, ""},
-	// invalid UTF-8 is accepted and decoded to U+FFFD; valid non-ASCII kept
-	{"\"\xff\xfe\"", ""},
-	{"{\"\xff\":1}", ""},
+	// invalid UTF-8 and lone surrogates are refused (encoding/json decodes
+	// them to U+FFFD); valid non-ASCII is kept
+	{"\"\xff\xfe\"", wsMalformed},
+	{"{\"\xff\":1}", wsMalformed},
 	{"\"é\"", ""},
 	{"{\"é\":\"ü\"}", ""},
-	{"\"\xed\xa0\x80\"", ""},
-	{"\"\xe2\x82\"", ""},
+	{"\"\xed\xa0\x80\"", wsMalformed},
+	{"\"\xe2\x82\"", wsMalformed},
 	{"\"a\x7fb\"", ""},
-	{"\"\xc3\"", ""},
-	{"\"\\n\xff\"", ""},
-	// duplicate keys, compared decoded
+	{"\"\xc3\"", wsMalformed},
+	{"\"\\n\xff\"", wsMalformed},
+	// duplicate keys, compared decoded and ignoring case (Unicode simple
+	// folding, as encoding/json matches struct fields)
 	{`{"a":1,"a":2}`, wsDup},
 	{`{"a":1,"\u0061":2}`, wsDup},
 	{`{"\u0061":1,"a":2}`, wsDup},
 	{`{"a/":1,"a\/":2}`, wsDup},
-	{"{\"\xff\":1,\"\xfe\":2}", wsDup},
-	{"{\"\xff\":1,\"\\ufffd\":2}", wsDup},
-	{"{\"\xef\xbf\xbd\":1,\"\xff\":2}", wsDup},
-	{`{"\ud800":1,"\udc00":2}`, wsDup},
-	{`{"\ud800":1,"\ufffd":2}`, wsDup},
+	{"{\"\xff\":1,\"\xfe\":2}", wsMalformed},
+	{"{\"\xff\":1,\"\\ufffd\":2}", wsMalformed},
+	{"{\"\xef\xbf\xbd\":1,\"\xff\":2}", wsMalformed},
+	{`{"\ud800":1,"\udc00":2}`, wsMalformed},
+	{`{"\ud800":1,"\ufffd":2}`, wsMalformed},
 	{`{"a":{"a":1},"b":{"a":2}}`, ""},
 	{`{"a":1,"b":{"a":1},"a":3}`, wsDup},
 	{`[{"a":1},{"a":1}]`, ""},
 	{`{"a":1,"a":2,`, wsDup},
 	{`{"a":1,"a"`, wsDup},
-	{`{"a":1,"A":2}`, ""},
+	{`{"a":1,"A":2}`, wsDup}, {"{\"s\":1,\"\u017f\":2}", wsDup}, {`{"k":1,"\u212a":2}`, wsDup},
+	{`{"\ud83d\ude00":1,"\ud83d\ude01":2}`, ""}, {`{"selfie":1,"SELFIE":2}`, wsDup}, {wsManyKeys(40, `"K7":0`), wsDup},
 	{`{"é":1,"\u00e9":2}`, wsDup},
 	{wsManyKeys(40, ""), ""},
 	{wsManyKeys(40, `"k0":0`), wsDup},
@@ -272,7 +302,7 @@ var wsCases = []struct {
 	{"\"" + strings.Repeat("a", 100) + "\x1f" + strings.Repeat("b", 100) + "\"", wsMalformed},
 	{"\"" + strings.Repeat("a", 40) + "\x1f\"", wsMalformed},
 	{"\"" + strings.Repeat("a", 33) + "\\n" + strings.Repeat("a", 40) + "\x19" + "\"", wsMalformed},
-	{"\"" + strings.Repeat("\xa0", 40) + "\"", ""},
+	{"\"" + strings.Repeat("\xa0", 40) + "\"", wsMalformed}, {"\"" + strings.Repeat("\u00a0", 40) + "\"", ""},
 	{"\"" + strings.Repeat(" ", 40) + "\"", ""},
 	// bad escapes
 	{`"\x"`, wsMalformed}, {`"\u12"`, wsMalformed}, {`"\u12g4"`, wsMalformed}, {`"\`, wsMalformed},
@@ -383,11 +413,18 @@ func TestWalkJSONPlain(t *testing.T) {
 			body := append(append([]byte{'"'}, s...), '"')
 			var got jsonValue
 			n := 0
-			if err := walkJSON(body, func(ptr []byte, v jsonValue) error {
+			err := walkJSON(body, func(ptr []byte, v jsonValue) error {
 				got = v
 				n++
 				return nil
-			}); err != nil || n != 1 {
+			})
+			if c >= 0x80 { // a lone byte >= 0x80 is invalid UTF-8
+				if err == nil {
+					t.Errorf("%q accepted", body)
+				}
+				continue
+			}
+			if err != nil || n != 1 {
 				t.Fatalf("%q: %d calls, error %v", body, n, err)
 			}
 			wantPlain := c < 0x80 && c != '\\'
@@ -409,7 +446,7 @@ func TestWalkJSONPlain(t *testing.T) {
 	// A control byte anywhere in a long stretch is refused.
 	for c := range 0x20 {
 		for off := range 70 {
-			body := []byte("\"" + strings.Repeat("a", off) + string(rune(c)) + strings.Repeat("\x80", 69-off) + "\"")
+			body := []byte("\"" + strings.Repeat("a", off) + string(rune(c)) + strings.Repeat("é", 69-off) + "\"")
 			if err := walkJSON(body, func([]byte, jsonValue) error { return nil }); err == nil {
 				t.Errorf("%q accepted", body)
 			}
@@ -559,15 +596,15 @@ func scanJSON(body []byte, fn func(ptr string, tok json.Token) error) error {
 		tok, err := dec.Token()
 		if err == io.EOF {
 			if !done {
-				return badRequest("malformed JSON body")
+				return ambiguous("json-syntax", "a body that is not one RFC 8259 JSON value in UTF-8")
 			}
 			return nil
 		}
 		if err != nil {
-			return badRequest("malformed JSON body")
+			return ambiguous("json-syntax", "a body that is not one RFC 8259 JSON value in UTF-8")
 		}
 		if done {
-			return badRequest("malformed JSON body: data after the value")
+			return ambiguous("json-trailing", "data after the JSON value")
 		}
 		if n := len(stack); n > 0 {
 			top := &stack[n-1]
@@ -578,10 +615,10 @@ func scanJSON(body []byte, fn func(ptr string, tok json.Token) error) error {
 			}
 			if top.obj && top.expectKey {
 				key := tok.(string) // the decoder allows nothing else here
-				if _, dup := top.keys[key]; dup {
-					return badRequest("duplicate key in a JSON object")
+				if _, dup := top.keys[fold(key)]; dup {
+					return ambiguous("json-duplicate-key", "two keys of one JSON object equal when case is ignored")
 				}
-				top.keys[key] = struct{}{}
+				top.keys[fold(key)] = struct{}{}
 				path = append(path, pointerEscaper.Replace(key))
 				top.expectKey = false
 				continue
@@ -596,7 +633,7 @@ func scanJSON(body []byte, fn func(ptr string, tok json.Token) error) error {
 		}
 		if d, ok := tok.(json.Delim); ok {
 			if len(stack) == maxJSONDepth {
-				return badRequest("JSON nested deeper than %d levels", maxJSONDepth)
+				return ambiguous("json-depth", "JSON nested deeper than %d levels", maxJSONDepth)
 			}
 			l := level{obj: d == '{', expectKey: d == '{'}
 			if l.obj {

@@ -1,0 +1,39 @@
+// Package differential is the differential suite of the gate's request
+// reader: it checks the gate's one promise, that no image reaches the
+// upstream that the gate did not judge, against the parsers real upstream
+// frameworks run.
+//
+// corpus.go holds the corpus: ordinary uploads in the byte shapes real
+// clients send (curl -F, Chromium and Firefox FormData, Python requests,
+// Node's fetch, Go's mime/multipart, OkHttp, iOS URLSession, .NET
+// HttpClient, JSON with data URIs and raw base64, urlencoded, a raw JPEG),
+// which must pass, and attacks grouped in families (f01 to f12: the ways two
+// parsers were found to read one upload differently) plus the
+// suite's own, each with a decoy image where the gate looks and a hidden
+// one where some framework might. fuzz.go mutates the ordinary shapes,
+// seeded. Each case names its images, so a failure says which one got
+// through.
+//
+// The test (build tag differential) starts every upstream — the Go
+// net/http one of upstreams/gonet and each framework of upstreams/run.sh —
+// and one built Caddy with, per framework F, /auto/F/ (no source line) and
+// /named/F/ (source multipart selfie, json /selfie, form selfie) in front
+// of it, threshold 0 and mode enforce against the SpoofSense emulator. It
+// sends every case as raw bytes to both routes of every framework and
+// judges the upstream's report: a case the gate refused is safe; a
+// forwarded one must not report an image (in named mode: one under the
+// field "selfie") whose SHA-256 is not among the X-Liveness-Image-Sha256
+// values the upstream received and the vendor was asked about. Ordinary
+// uploads must also be forwarded and seen. It prints one line per bypass
+// and a summary per framework and family.
+//
+//	make -f xcaddy.mk build
+//	go test -tags differential -count=1 -v ./internal/extract/differential
+//
+// Environment: DIFF_FRAMEWORKS=gonet,werkzeug,... a subset (default all
+// nine; one that fails to start fails the test); DIFF_SEED and
+// DIFF_MUTATIONS the fuzzer's seed and count (default 20261202 and 300);
+// DIFF_CASES a regexp of case names or families to run; DIFF_CONCURRENCY
+// requests in flight (default 12); DIFF_CADDY another Caddy binary;
+// DIFF_REPORT a file to write the report to.
+package differential
