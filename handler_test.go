@@ -86,6 +86,9 @@ func TestLiveHeadersAndForgedHeadersStripped(t *testing.T) {
 	req.Header.Set("X-Liveness-Verdict", "live")
 	req.Header.Set("x-liveness-score", "1")
 	req.Header.Set("X-Liveness-Anything", "forged")
+	for _, name := range []string{"X_Liveness_Verdict", "X.Liveness.Verdict", "x-LIVENESS_reason", "X_liveness-Image.Sha256"} {
+		req.Header[name] = []string{"live"} // as sent, not canonicalised
+	}
 	up := &upstream{}
 	if err, _ := serve(h, req, up); err != nil {
 		t.Fatal(err)
@@ -102,6 +105,11 @@ func TestLiveHeadersAndForgedHeadersStripped(t *testing.T) {
 	for k, v := range want {
 		if got := up.header.Get(k); got != v {
 			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	for name := range up.header {
+		if n := strings.NewReplacer("_", "-", ".", "-").Replace(strings.ToLower(name)); strings.HasPrefix(n, "x-liveness-") && (name != http.CanonicalHeaderKey(n) || want[name] == "") {
+			t.Errorf("forged header %s reached the upstream", name)
 		}
 	}
 	if n := len(logs.FilterMessage("liveness decision").All()); n != 1 {
@@ -433,4 +441,46 @@ func bodyOf(t *testing.T, r *http.Request) []byte {
 	}
 	r.Body = httptest.NewRequest("POST", "/", bytes.NewReader(buf.Bytes())).Body
 	return buf.Bytes()
+}
+
+// An ambiguous request is 400 ambiguous_request in enforce, passes with
+// verdict error and that reason in annotate, is only logged in shadow;
+// every mode logs the rule it broke, and nothing reaches the vendor.
+func TestAmbiguousRequestInEachMode(t *testing.T) {
+	for _, mode := range []string{"enforce", "annotate", "shadow"} {
+		t.Run(mode, func(t *testing.T) {
+			v := newFake("fake")
+			h, logs := testHandler(t, func(h *Handler) { h.Mode = mode }, v)
+			ct, body := multipartBody(t, "selfie", liveJPEG)
+			req := post(ct, body)
+			req.Header.Add("Content-Type", "text/plain")
+			up := &upstream{}
+			err, repl := serve(h, req, up)
+			if mode == "enforce" {
+				if statusOf(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "ambiguous request") || up.calls != 0 {
+					t.Fatalf("err %v, upstream calls %d", err, up.calls)
+				}
+			} else {
+				if err != nil || up.calls != 1 || !bytes.Equal(up.body, body) {
+					t.Fatalf("err %v, upstream calls %d", err, up.calls)
+				}
+				want := map[string]string{"annotate": "error", "shadow": ""}[mode]
+				if got := up.header.Get("X-Liveness-Verdict"); got != want {
+					t.Fatalf("verdict header %q, want %q", got, want)
+				}
+				if want != "" && up.header.Get("X-Liveness-Reason") != "ambiguous_request" {
+					t.Fatalf("reason header %q", up.header.Get("X-Liveness-Reason"))
+				}
+			}
+			if r, _ := repl.GetString("http.liveness.reason"); r != "ambiguous_request" {
+				t.Errorf("reason placeholder %q", r)
+			}
+			if v.calls.Load() != 0 {
+				t.Errorf("%d vendor calls", v.calls.Load())
+			}
+			if n := len(logs.FilterField(fieldString("rule", "content-type-twice")).All()); n != 1 {
+				t.Errorf("%d log lines naming the rule, want 1", n)
+			}
+		})
+	}
 }

@@ -140,11 +140,38 @@ func (o outcome) setHeaders(h http.Header, prefix string, showDuplicate bool) {
 }
 
 // stripHeaders deletes every client-sent header that starts with prefix,
-// so that no client can forge a verdict.
+// so that no client can forge a verdict: compared ignoring case and with
+// "-", "_" and "." alike, since CGI-style servers (PHP, WSGI and Rack
+// apps) read X_Liveness_Verdict and X.Liveness.Verdict as
+// X-Liveness-Verdict. Caddy drops some such spellings by default; the
+// handler does not rely on it.
 func stripHeaders(h http.Header, prefix string) {
 	for name := range h {
-		if len(name) >= len(prefix) && strings.EqualFold(name[:len(prefix)], prefix) {
+		if len(name) >= len(prefix) && sameSpelling(name[:len(prefix)], prefix) {
 			delete(h, name)
 		}
 	}
+}
+
+// sameSpelling reports whether a and b are equal ignoring ASCII case and
+// reading "_" and "." as "-".
+func sameSpelling(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	norm := func(c byte) byte {
+		switch {
+		case c == '_' || c == '.':
+			return '-'
+		case 'A' <= c && c <= 'Z':
+			return c + 'a' - 'A'
+		}
+		return c
+	}
+	for i := 0; i < len(a); i++ {
+		if norm(a[i]) != norm(b[i]) {
+			return false
+		}
+	}
+	return true
 }

@@ -64,6 +64,7 @@ soak: build
 bench: build
 	$(GO) test -tags bench -run TestBench -v -count=1 -timeout 10m ./bench
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s .
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./internal/extract
 
 # The built binary must carry the handler and the vendor modules.
 smoke: build

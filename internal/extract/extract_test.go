@@ -2,6 +2,7 @@ package extract
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"net/url"
@@ -321,4 +322,40 @@ func fmtInt(n int) string {
 		b = append([]byte{byte('0' + n%10)}, b...)
 	}
 	return string(b)
+}
+
+// BenchmarkExtract is the reader alone on 512 KB uploads, hashing
+// included, beside SHA-256 of the same bytes (the floor): multipart,
+// JSON with a data URI (base64 decoding included) and urlencoded.
+func BenchmarkExtract(b *testing.B) {
+	img := bytes.Repeat(live, (512<<10)/len(live)+1)[:512<<10]
+	img = append(append([]byte{}, live[:len(live)-2]...), img...) // a JPEG header, then filler
+	ct, mpBody := goMultipart(b, "selfie", img)
+	jsonBody := []byte(`{"user":"alice","selfie":"` + dataURI("image/jpeg", img) + `"}`)
+	formBody := []byte("user=alice&selfie=" + url.QueryEscape(b64(img)))
+	x := Extractor{MaxPixels: testMaxPixels}
+	buf := make([]byte, len(img))
+	alloc := func(n int) []byte { return buf[:n] }
+	for _, c := range []struct {
+		name, ct string
+		body     []byte
+	}{{"multipart", ct, mpBody}, {"json", "application/json", jsonBody}, {"form", "application/x-www-form-urlencoded", formBody}} {
+		b.Run(c.name, func(b *testing.B) {
+			r := Request{Header: header("Content-Type", c.ct), Body: c.body}
+			b.SetBytes(int64(len(img)))
+			b.ReportAllocs()
+			for range b.N {
+				m, err := x.Extract(r, alloc)
+				if err != nil || len(m) != 1 {
+					b.Fatal(err, len(m))
+				}
+			}
+		})
+	}
+	b.Run("sha256", func(b *testing.B) {
+		b.SetBytes(int64(len(img)))
+		for range b.N {
+			sha256.Sum256(img)
+		}
+	})
 }
