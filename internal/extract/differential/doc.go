@@ -32,7 +32,7 @@
 //
 // Environment: DIFF_FRAMEWORKS=gonet,werkzeug,... a subset (default all
 // nine; one that fails to start fails the test); DIFF_SEED and
-// DIFF_MUTATIONS the fuzzer's seed and count (default 20261202 and 300);
+// DIFF_MUTATIONS the fuzzer's seed and count (default 20261202 and 1000);
 // DIFF_CASES a regexp of case names or families to run; DIFF_CONCURRENCY
 // requests in flight (default 12); DIFF_CADDY another Caddy binary;
 // DIFF_REPORT a file to write the report to.

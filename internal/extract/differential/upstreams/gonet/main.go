@@ -42,6 +42,7 @@ type image struct {
 	Field  string `json:"field"`
 	Via    string `json:"via"`
 	SHA256 string `json:"sha256"`
+	Magic  bool   `json:"magic"` // the bytes start with an image or video signature
 }
 
 type report struct {
@@ -110,7 +111,7 @@ func (c *collector) add(field, via string, data []byte) {
 		return
 	}
 	sum := sha256.Sum256(data)
-	im := image{field, via, hex.EncodeToString(sum[:])}
+	im := image{field, via, hex.EncodeToString(sum[:]), magic(data)}
 	if !c.seen[im] {
 		c.seen[im] = true
 		c.images = append(c.images, im)

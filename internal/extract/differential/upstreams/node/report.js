@@ -82,7 +82,7 @@ class Report {
     const key = `${field}\0${via}\0${h}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
-    this.images.push({ field, via, sha256: h, path: path === undefined ? field : path });
+    this.images.push({ field, via, sha256: h, path: path === undefined ? field : path, magic: hasMagic(data) });
   }
 
   file(field, data, path) {

@@ -39,7 +39,7 @@ final class Report {
         $key = "$field\0$via\0$h";
         if (isset($this->seen[$key])) return;
         $this->seen[$key] = true;
-        $this->images[] = ['field' => $field, 'via' => $via, 'sha256' => $h, 'path' => $path ?? $field];
+        $this->images[] = ['field' => $field, 'via' => $via, 'sha256' => $h, 'path' => $path ?? $field, 'magic' => has_magic($data)];
     }
 
     public function str(string $field, string $via, $value, ?string $path = null): void {

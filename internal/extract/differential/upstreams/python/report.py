@@ -110,7 +110,8 @@ class Report:
             return
         self._seen.add(key)
         self.images.append({"field": field, "via": via, "sha256": h,
-                            "path": path if path is not None else field})
+                            "path": path if path is not None else field,
+                            "magic": has_magic(data)})
 
     def file(self, field, data, path=None):
         self.add(field, "file", data, path)
