@@ -2,8 +2,9 @@
 #   build  writes ./caddy (Caddy with this module) with the xcaddy pinned in go.mod
 #   run    builds, starts the vendor emulators and a demo upstream on
 #          loopback, and runs examples/Caddyfile on http://localhost:8080
-#   test   everything CI runs: gofmt, go vet, go test -race, fuzz targets
-#          for FUZZTIME each, build smoke test, two-instance test; the
+#   test   everything CI runs: gofmt, go vet, the Caddy-free check of
+#          internal/, go test -race, fuzz targets for FUZZTIME each,
+#          build smoke test, two-instance test, differential suite; the
 #          tests that need Redis get a throwaway redis-server on a free
 #          loopback port (scripts/with-redis.sh installs it if missing)
 #   differential  the request reader against real upstream frameworks
@@ -23,7 +24,7 @@ UPSTREAM_ADDR ?= 127.0.0.1:9781
 GO            ?= go
 FUZZTIME      ?= 10s
 
-.PHONY: build run test fmt-check vet unit fuzz soak smoke emulator multiinstance bench differential
+.PHONY: build run test fmt-check vet deps-check unit fuzz soak smoke emulator multiinstance bench differential
 
 build:
 	$(GO) tool xcaddy build $(CADDY_VERSION) --with $(MODULE)@v0.0.0=. --output ./caddy
@@ -43,6 +44,13 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+# The packages under internal/ are Caddy-free and know no vendor: the
+# compiler holds that rule through this check.
+deps-check:
+	@bad=$$($(GO) list -f '{{.ImportPath}}: {{join .Deps " "}}' ./internal/... | \
+		grep -E ' (github.com/caddyserver/caddy|github.com/caddy-liveness/caddy-liveness/vendors)' | cut -d: -f1); \
+	if [ -n "$$bad" ]; then echo "internal packages importing Caddy or the vendors:"; echo "$$bad"; exit 1; fi
 
 unit:
 	scripts/with-redis.sh $(GO) test -race -count=1 ./...
@@ -90,4 +98,4 @@ differential: build
 	internal/extract/differential/upstreams/install.sh
 	$(GO) test -tags differential -count=1 -v -timeout 10m ./internal/extract/differential
 
-test: fmt-check vet unit fuzz smoke multiinstance differential
+test: fmt-check vet deps-check unit fuzz smoke multiinstance differential
