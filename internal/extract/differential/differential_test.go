@@ -182,7 +182,20 @@ type outcome struct {
 	err            error
 }
 
-func TestDifferential(t *testing.T) {
+// rig is what both tests run against: the upstreams, the vendor emulator
+// and one Caddy listening on listen.
+type rig struct {
+	listen string
+	v      *vendor
+	ups    map[string]*upstream
+}
+
+// startRig starts the upstreams of frameworks, the SpoofSense emulator and
+// one Caddy (./caddy, or DIFF_CADDY) with /auto/F/ and /named/F/ in front
+// of each framework F; extra is added to the site block before its
+// catch-all. Everything stops at the end of the test.
+func startRig(t *testing.T, frameworks []string, extra string) *rig {
+	t.Helper()
 	start := time.Now()
 	root, err := filepath.Abs("../../..")
 	if err != nil {
@@ -195,14 +208,6 @@ func TestDifferential(t *testing.T) {
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("no Caddy binary at %s (make -f xcaddy.mk build): %v", bin, err)
 	}
-	frameworks := allFrameworks
-	if v := os.Getenv("DIFF_FRAMEWORKS"); v != "" {
-		frameworks = strings.Split(v, ",")
-	}
-	seed := envUint("DIFF_SEED", 20261202)
-	nMut := envInt("DIFF_MUTATIONS", 1000)
-	workers := envInt("DIFF_CONCURRENCY", 12)
-	t.Logf("frameworks %v, seed %d (DIFF_SEED), %d mutations (DIFF_MUTATIONS)", frameworks, seed, nMut)
 
 	// The Go upstream, built once.
 	gonetBin := filepath.Join(t.TempDir(), "gonet")
@@ -242,7 +247,7 @@ func TestDifferential(t *testing.T) {
 
 	v := &vendor{emu: vendortest.NewSpoofSense("k"), seen: map[string]bool{}}
 	vsrv := httptest.NewServer(v)
-	defer vsrv.Close()
+	t.Cleanup(vsrv.Close)
 
 	adminAddr, listen := caddyproc.FreeAddr(t), caddyproc.FreeAddr(t)
 	var sites strings.Builder
@@ -274,6 +279,7 @@ func TestDifferential(t *testing.T) {
 	}
 `, fw, vsrv.URL, ups[fw].addr)
 	}
+	sites.WriteString(extra)
 	caddyfile := fmt.Sprintf(`{
 	admin %s
 	persist_config off
@@ -292,6 +298,21 @@ http://%s {
 }
 `, adminAddr, listen, sites.String())
 	caddyproc.Start(t, bin, "Caddy", caddyfile).WaitReady(t, "http://"+adminAddr+"/config/")
+	return &rig{listen: listen, v: v, ups: ups}
+}
+
+func TestDifferential(t *testing.T) {
+	start := time.Now()
+	frameworks := allFrameworks
+	if v := os.Getenv("DIFF_FRAMEWORKS"); v != "" {
+		frameworks = strings.Split(v, ",")
+	}
+	seed := envUint("DIFF_SEED", 20261202)
+	nMut := envInt("DIFF_MUTATIONS", 1000)
+	workers := envInt("DIFF_CONCURRENCY", 12)
+	t.Logf("frameworks %v, seed %d (DIFF_SEED), %d mutations (DIFF_MUTATIONS)", frameworks, seed, nMut)
+	r := startRig(t, frameworks, "")
+	listen, v := r.listen, r.v
 
 	corpus := Corpus()
 	muts := Mutations(seed, nMut)
@@ -324,7 +345,7 @@ http://%s {
 	results := make([]outcome, len(jobs))
 	var next atomic.Int64
 	var done atomic.Int64
-	wg = sync.WaitGroup{}
+	var wg sync.WaitGroup
 	for range max(workers, 1) {
 		wg.Add(1)
 		go func() {

@@ -30,6 +30,21 @@
 //	make -f xcaddy.mk build
 //	go test -tags differential -count=1 -v ./internal/extract/differential
 //
+// TestRealClients (clients_test.go, same tag) has real client software
+// upload a JPEG through a built Caddy at test time, in front of gonet and
+// werkzeug only: curl (-F, --json, --data-urlencode), Python requests
+// (Debian's python3-requests on /usr/bin/python3, clients/requests_client.py),
+// Node 20's fetch with FormData and Blob (clients/fetch_client.mjs), Go's
+// mime/multipart and net/http in process, and headless Chromium from Debian
+// driven by playwright-core (clients/chromium.js: fetch with FormData and
+// a File, JSON with a FileReader data URI, URLSearchParams, a real file
+// input, a form submission), from a page Caddy itself serves. Each upload
+// must be forwarded, reported by the upstream (named: as "selfie") and
+// judged. The clients go through a recording proxy on loopback, and the
+// test logs what each one sent: header lines and each part's headers.
+// upstreams/install.sh installs every client; a missing one fails the
+// test. DIFF_CLIENT_FRAMEWORKS replaces gonet,werkzeug.
+//
 // Environment: DIFF_FRAMEWORKS=gonet,werkzeug,... a subset (default all
 // nine; one that fails to start fails the test); DIFF_SEED and
 // DIFF_MUTATIONS the fuzzer's seed and count (default 20261202 and 1000);

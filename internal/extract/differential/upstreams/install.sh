@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs everything the non-Go differential upstreams need. Idempotent:
-# Debian packages are installed only when missing, node_modules only when absent.
+# Debian packages are installed only when missing, node_modules when absent or
+# lacking a package of node/package.json (at its pinned version).
 # Works as root on a fresh Debian 12 machine, from any directory.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 debs=(python3 python3-flask python3-werkzeug gunicorn python3-django
       python3-multipart python3-starlette python3-fastapi python3-uvicorn
-      php-cli nodejs npm curl ca-certificates)
+      php-cli nodejs npm curl ca-certificates
+      python3-requests chromium)   # the real clients of clients_test.go
 
 missing=()
 for p in "${debs[@]}"; do
@@ -34,7 +36,16 @@ else
   echo "install.sh: Debian packages already installed"
 fi
 
-if [ ! -d "$here/node/node_modules" ]; then
+# Every dependency of package.json present at its exact version?
+node_ok() {
+  (cd "$here/node" && node -e '
+    const deps = require("./package.json").dependencies;
+    for (const [n, v] of Object.entries(deps)) {
+      try { if (require("./node_modules/" + n + "/package.json").version !== v) process.exit(1); }
+      catch (e) { process.exit(1); }
+    }') 2>/dev/null
+}
+if [ ! -d "$here/node/node_modules" ] || ! node_ok; then
   echo "install.sh: installing node packages in $here/node"
   if [ -f "$here/node/package-lock.json" ]; then
     (cd "$here/node" && npm ci --no-audit --no-fund)
