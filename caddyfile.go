@@ -34,6 +34,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        api_key  <key>                    # placeholders allowed: {env.X}, {file.path}
 //	        model    antispoofing|robust      # default antispoofing
 //	        base_url <url>                    # default the vendor's production URL
+//	        insecure_http                     # allow an http:// base_url to a non-loopback host
 //	    }
 //	    source multipart <field...>           # multipart file fields holding images
 //	    source json <pointer...>              # RFC 6901 JSON pointers to base64 or data-URI strings
@@ -46,6 +47,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    on_missing  deny|allow                # no image found in a matched request; default deny
 //	    max_size    <size>                    # default 10MiB; body over it is 413
 //	    max_pixels  <n>                       # default 40000000; checked from the header, before decoding
+//	    max_images  <n>                       # default 4; more images in one request is 413, before any vendor call
+//	    max_buffered <size>                   # bytes all requests may hold at once; default 256MiB (see Reliability)
+//	    body_timeout <duration>               # the whole body must arrive within it; default 1m
+//	    body_min_rate <size>                  # per second, after the first 5s; a slower body is 408; default 16KiB
 //	    timeout     <duration>                # the whole vendor decision, default 10s
 //	    cache [memory] {                      # in this process (default)
 //	        ttl         <duration>            # default 24h
@@ -62,7 +67,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    retries     <n>                       # further attempts on network errors, 5xx, 429; default 2
 //	    breaker {
 //	        failures <n>                      # consecutive failed vendor calls that open it; default 5
-//	        cooldown <duration>               # open time before one probe; default 30s
+//	        cooldown <duration>               # open time before up to 4 probes (others wait); default 30s
 //	    }
 //	    max_concurrent <n>                    # vendor calls in flight per vendor; default 64
 //	    sign_key    <secret>                  # adds <prefix>Signature (HMAC-SHA256); placeholders allowed
@@ -161,6 +166,29 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("max_size must be above 0, got %s", val)
 			}
 			h.MaxSize = int64(n)
+		case "max_buffered", "body_min_rate":
+			var n uint64
+			n, err = humanize.ParseBytes(val)
+			if err == nil && (n == 0 || n > 1<<40) {
+				return d.Errf("%s must be above 0, got %s", opt, val)
+			}
+			if opt == "max_buffered" {
+				h.MaxBuffered = int64(n)
+			} else {
+				h.BodyMinRate = int64(n)
+			}
+		case "max_images":
+			h.MaxImages, err = strconv.Atoi(val)
+			if err == nil && h.MaxImages <= 0 {
+				return d.Errf("max_images must be above 0, got %s", val)
+			}
+		case "body_timeout":
+			var dur time.Duration
+			dur, err = caddy.ParseDuration(val)
+			if err == nil && dur <= 0 {
+				return d.Errf("body_timeout must be above 0, got %s", val)
+			}
+			h.BodyTimeout = caddy.Duration(dur)
 		case "max_pixels":
 			h.MaxPixels, err = strconv.ParseInt(val, 10, 64)
 			if err == nil && h.MaxPixels <= 0 {

@@ -85,6 +85,30 @@ type Handler struct {
 	// header; more is 413, decided before any decoding. Default 40000000.
 	MaxPixels int64 `json:"max_pixels,omitempty"`
 
+	// The bytes that requests may hold at once: body buffers, decoded
+	// images and vendor request bodies. Every liveness handler of the
+	// process with the same value (the default included) draws from one
+	// budget, across config reloads. A request that cannot get its share
+	// within a second is 503 with Retry-After (in annotate and shadow it
+	// passes unchecked, verdict error, reason overloaded). One client
+	// address may hold at most a quarter of it, so it must be at least 12
+	// times max_size. Default 256 MiB.
+	MaxBuffered int64 `json:"max_buffered,omitempty"`
+
+	// The most images and videos judged in one request; more is 413
+	// before any vendor call. Default 4.
+	MaxImages int `json:"max_images,omitempty"`
+
+	// The time the whole body has to arrive in, from when the handler
+	// starts reading it (never past the server's own read timeout).
+	// Default 1m.
+	BodyTimeout caddy.Duration `json:"body_timeout,omitempty"`
+
+	// The slowest a body may arrive after its first 5 s, in bytes a
+	// second on average; a slower one is 408 (reason slow_body). Default
+	// 16 KiB.
+	BodyMinRate int64 `json:"body_min_rate,omitempty"`
+
 	// The deadline of the whole vendor decision for a request. Default 10s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
@@ -122,14 +146,17 @@ type Handler struct {
 	// resolved at provisioning.
 	SignKey string `json:"sign_key,omitempty"`
 
-	vendors []vendors.Vendor
-	signKey []byte
-	guards  []*guard         // one per vendor, same order
-	now     func() time.Time // the clock of duplicate windows; tests set it
-	x       *extract.Extractor
-	state   *state
-	poolKey string
-	logger  *zap.Logger
+	vendors   []vendors.Vendor
+	signKey   []byte
+	guards    []*guard         // one per vendor, same order
+	now       func() time.Time // the clock of duplicate windows; tests set it
+	x         *extract.Extractor
+	budget    *budget
+	budgetKey string
+	bodyGrace time.Duration // bodyGrace; tests shorten it
+	state     *state
+	poolKey   string
+	logger    *zap.Logger
 }
 
 // CacheConfig sets up the verdict cache and the duplicate registry.
@@ -164,7 +191,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.validate(); err != nil {
 		return err
 	}
-	h.x = &extract.Extractor{Sources: h.Sources, MaxPixels: h.MaxPixels}
+	h.x = &extract.Extractor{Sources: h.Sources, MaxPixels: h.MaxPixels, MaxImages: h.MaxImages}
 	if h.SignKey != "" {
 		key, err := vendors.ResolveSecret("liveness: sign_key", h.SignKey)
 		if err != nil {
@@ -227,6 +254,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.state, h.poolKey = st.(*state), key
+	bkey := "liveness-budget:" + strconv.FormatInt(h.MaxBuffered, 10)
+	b, _, err := pool.LoadOrNew(bkey, func() (caddy.Destructor, error) { return newBudget(h.MaxBuffered), nil })
+	if err != nil {
+		return err
+	}
+	h.budget, h.budgetKey = b.(*budget), bkey
 	h.state.setLogger(h.logger)
 	live.Store(h, struct{}{})
 	return nil
@@ -235,6 +268,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // setDefaults fills in every option left unset.
 func (h *Handler) setDefaults() {
 	h.now = time.Now
+	h.bodyGrace = bodyGrace
 	if h.Mode == "" {
 		h.Mode = "enforce"
 	}
@@ -248,6 +282,18 @@ func (h *Handler) setDefaults() {
 	}
 	if h.MaxPixels == 0 {
 		h.MaxPixels = DefaultMaxPixels
+	}
+	if h.MaxBuffered == 0 {
+		h.MaxBuffered = DefaultMaxBuffered
+	}
+	if h.MaxImages == 0 {
+		h.MaxImages = DefaultMaxImages
+	}
+	if h.BodyTimeout == 0 {
+		h.BodyTimeout = caddy.Duration(DefaultBodyTimeout)
+	}
+	if h.BodyMinRate == 0 {
+		h.BodyMinRate = DefaultBodyMinRate
 	}
 	if h.Timeout == 0 {
 		h.Timeout = caddy.Duration(DefaultTimeout)
@@ -329,7 +375,11 @@ func (h *Handler) validate() error {
 			return fmt.Errorf("liveness: %w", err)
 		}
 	}
-	if h.MaxSize < 0 || h.MaxPixels < 0 || h.Timeout < 0 || h.Cache.TTL < 0 || h.Cache.MaxEntries < 0 ||
+	if h.MaxBuffered/clientShares < perUpload*h.MaxSize {
+		return fmt.Errorf("liveness: max_buffered (%d) must be at least %d times max_size (%d): one client may hold a quarter of it, and one upload up to %d times its size (body, decoded image, vendor request)",
+			h.MaxBuffered, clientShares*perUpload, h.MaxSize, perUpload)
+	}
+	if h.MaxSize < 0 || h.MaxPixels < 0 || h.Timeout < 0 || h.MaxBuffered < 0 || h.MaxImages < 0 || h.BodyTimeout < 0 || h.BodyMinRate < 0 || h.Cache.TTL < 0 || h.Cache.MaxEntries < 0 ||
 		*h.Retries < 0 || h.Breaker.Failures < 0 || h.Breaker.Cooldown < 0 || h.MaxConcurrent < 0 || h.DuplicateWindow < 0 {
 		return fmt.Errorf("liveness: sizes, durations, counts and limits must not be negative")
 	}
@@ -391,6 +441,11 @@ func checkSource(s Source) error {
 // Cleanup releases the shared state; the last user destroys it.
 func (h *Handler) Cleanup() error {
 	live.Delete(h)
+	if h.budgetKey != "" {
+		if _, err := pool.Delete(h.budgetKey); err != nil {
+			return err
+		}
+	}
 	if h.poolKey == "" {
 		return nil
 	}

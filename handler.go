@@ -1,12 +1,14 @@
 package caddyliveness
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -20,17 +22,19 @@ import (
 )
 
 // ServeHTTP runs the pipeline: strip forged headers, buffer the bounded
-// body, find the media, ask the vendors (through the cache), decide, then
-// deny or restore the body byte for byte and call next.
+// body under the budget, find the media, ask the vendors (through the
+// cache), decide, then deny or restore the body byte for byte and call
+// next.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	start := time.Now()
 	stripHeaders(r.Header, h.HeaderPrefix)
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 
-	body, pooled, rest, o := h.readBody(r)
-	var s scratch
+	l := newLease(h.budget, clientKey(r))
+	body, rest, o := h.readBody(w, r, l)
+	size := o.size
 	if o.input == nil {
-		o = h.check(r, repl, body, &s)
+		o = h.check(r, repl, body, l)
 	}
 	if o.input != nil {
 		o.verdict, o.reason = VerdictError, o.input.Reason
@@ -40,24 +44,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	var herr error
 	if status != 0 && h.Mode == "enforce" {
 		herr = caddyhttp.Error(status, errors.New(msg))
+		if status == http.StatusServiceUnavailable && w != nil {
+			w.Header().Set("Retry-After", "1")
+		}
 	}
 	if repl != nil {
 		o.setPlaceholders(repl)
 	}
 	metrics.checks.WithLabelValues(labelOr(o.vendor, "none"), labelOr(string(o.verdict), "missing")).Inc()
-	h.log(r, o, status, herr, len(body), time.Since(start))
-	// Pooled buffers go back unless a vendor call that may outlive this
-	// request holds the image; decoded images at once, the body when the
-	// request is denied here or, if it goes on, when it is read (pooledBody).
-	if !o.lent {
-		for _, b := range s.bufs {
-			giveBack(b)
-		}
-	}
+	h.log(r, o, status, herr, size, time.Since(start))
 	if herr != nil {
-		if pooled && !o.lent {
-			giveBack(body)
-		}
+		l.release()
 		return herr
 	}
 
@@ -67,19 +64,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			h.sign(r)
 		}
 	}
-	if pooled && !o.lent {
-		pb := &pooledBody{buf: body, orig: r.Body}
-		r.Body = pb
-		defer pb.finish()
-	} else if body != nil || rest != nil {
-		orig := r.Body
-		var rd io.Reader = bytes.NewReader(body)
-		if rest != nil {
-			rd = io.MultiReader(rd, rest)
-		}
-		r.Body = readCloser{rd, orig}
+	if body == nil && rest == nil {
+		l.release()
+		return next.ServeHTTP(w, r)
 	}
+	// The buffers go back to the pool, and their bytes to the budget, once
+	// the next handlers have read them or closed the body and this
+	// returned, and no vendor call holds them.
+	pb := &pooledBody{buf: body, rest: rest, lease: l, orig: r.Body}
+	r.Body = pb
+	defer pb.finish()
 	return next.ServeHTTP(w, r)
+}
+
+// clientKey is the client a request's share of the budget is counted
+// for: its IP as Caddy sees it (trusted proxies' client IP headers
+// applied), else its remote address.
+func clientKey(r *http.Request) string {
+	if ip, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && ip != "" {
+		return ip
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 // sign adds <prefix>Signature over the verdict headers just set, the
@@ -97,50 +105,137 @@ func (h *Handler) sign(r *http.Request) {
 	r.Header.Set(h.HeaderPrefix+"Signature", verify.Sign(h.signKey, f))
 }
 
-// readCloser serves the buffered (and any unread) bytes and closes the
-// client's body.
-type readCloser struct {
-	io.Reader
-	io.Closer
-}
-
-// readBody buffers the request body up to max_size, in a pooled buffer
-// when its length is known (pooled). When the body is over the limit, it
-// returns what it read and the unread remainder, so a request passed
-// through in annotate or shadow mode keeps every byte.
-func (h *Handler) readBody(r *http.Request) (body []byte, pooled bool, rest io.Reader, o outcome) {
+// readBody buffers the request body up to max_size as it arrives: into
+// buffers from the lease that grow with what has been read (never sized
+// from Content-Length before the bytes are there), under the body's own
+// deadline and minimum rate. When it stops short (over the limit, no
+// budget, too slow, a read error) it returns what it read and the unread
+// remainder, so a request passed through in annotate or shadow mode keeps
+// every byte.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, l *lease) (body []byte, rest io.Reader, o outcome) {
 	if r.Body == nil || r.Body == http.NoBody {
-		return nil, false, nil, o
+		return nil, nil, o
 	}
 	if r.ContentLength > h.MaxSize {
+		o.size = r.ContentLength
 		o.input = tooLarge("body", "request body of %d bytes is over the limit of %d", r.ContentLength, h.MaxSize)
-		return nil, false, r.Body, o
+		return nil, r.Body, o
 	}
+	limit := h.MaxSize + 1 // a chunked body is read one byte past the limit to tell it is over
 	if r.ContentLength >= 0 {
-		// The buffer's old bytes are never seen: only what was read is.
-		buf := getBuffer(int(r.ContentLength))
-		n, err := io.ReadFull(r.Body, buf)
-		if err != nil {
-			o.input = badRequest("could not read the request body")
-			return buf[:n], false, r.Body, o
+		limit = r.ContentLength
+	}
+	clock := h.newBodyClock(w, r)
+	defer clock.stop()
+	var buf []byte
+	for int64(len(buf)) < limit {
+		if len(buf) == cap(buf) {
+			next := min(limit, max(growth*int64(cap(buf)), firstBuffer))
+			if next >= limit/2 {
+				next = limit // no small last step
+			}
+			var err error
+			if buf, err = l.grow(r.Context(), buf, int(next)); err != nil {
+				o.size, o.input = int64(len(buf)), overloaded()
+				return buf, r.Body, o
+			}
 		}
-		return buf, true, nil, o
+		clock.before(len(buf))
+		n, err := r.Body.Read(buf[len(buf):cap(buf)][:min(int64(cap(buf)-len(buf)), limit-int64(len(buf)))])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			o.size = int64(len(buf))
+			if clock.expired(err) {
+				o.input = &inputError{Status: http.StatusRequestTimeout, Reason: "slow_body", Msg: fmt.Sprintf("request body not received in time (at least %d bytes a second)", h.BodyMinRate)}
+			} else {
+				o.input = badRequest("could not read the request body")
+			}
+			return buf, r.Body, o
+		}
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, h.MaxSize+1))
-	if int64(len(body)) > h.MaxSize {
+	o.size = int64(len(buf))
+	if int64(len(buf)) > h.MaxSize {
 		o.input = tooLarge("body", "request body is over the limit of %d bytes", h.MaxSize)
-		return body, false, r.Body, o
+		return buf, r.Body, o
 	}
-	if err != nil {
-		o.input = badRequest("could not read the request body")
-		return body, false, r.Body, o
+	return buf, nil, o
+}
+
+// firstBuffer is the first buffer a body gets: a small upload fits, and a
+// client that sends a header and stalls holds no more. Each next buffer is
+// growth times the full one (a client holds at most about that many times
+// what it sent), or the whole body once that is at most twice as much.
+// Each growth copies what was read: for a 512 KB upload 160 KB in all
+// (factor 2 copied 480 KB, measurably slower).
+const (
+	firstBuffer = 32 << 10
+	growth      = 4
+)
+
+func overloaded() *inputError {
+	return &inputError{Status: http.StatusServiceUnavailable, Reason: "overloaded", Msg: "too many uploads at once, try again later"}
+}
+
+// bodyClock holds a body to its deadline and minimum rate through the
+// connection's read deadline: before each read, the deadline is when the
+// bytes read so far would fall below body_min_rate (after bodyGrace), and
+// never past body_timeout nor the server's own read timeout. Where the
+// connection cannot take a deadline (a test's recorder), nothing is
+// enforced.
+type bodyClock struct {
+	rc    *http.ResponseController
+	start time.Time // the start of the body, plus the grace
+	end   time.Time
+	rate  int64
+	ok    bool
+	set   bool
+}
+
+func (h *Handler) newBodyClock(w http.ResponseWriter, r *http.Request) *bodyClock {
+	now := time.Now()
+	c := &bodyClock{rc: http.NewResponseController(w), start: now.Add(h.bodyGrace), end: now.Add(time.Duration(h.BodyTimeout)), rate: h.BodyMinRate, ok: w != nil}
+	if srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server); srv != nil && srv.ReadTimeout > 0 {
+		if t := now.Add(srv.ReadTimeout); t.Before(c.end) {
+			c.end = t
+		}
 	}
-	return body, false, nil, o
+	return c
+}
+
+func (c *bodyClock) before(n int) {
+	if !c.ok {
+		return
+	}
+	d := c.end
+	if t := c.start.Add(time.Duration(float64(n) / float64(c.rate) * float64(time.Second))); t.Before(d) {
+		d = t
+	}
+	if err := c.rc.SetReadDeadline(d); err != nil {
+		c.ok = false
+		return
+	}
+	c.set = true
+}
+
+func (c *bodyClock) expired(err error) bool {
+	return c.set && errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// stop lifts the deadline once the body is read (the server sets its own
+// for the connection's next request).
+func (c *bodyClock) stop() {
+	if c.set {
+		c.rc.SetReadDeadline(time.Time{})
+	}
 }
 
 // check finds the media in the body and decides about each.
-func (h *Handler) check(r *http.Request, repl *caddy.Replacer, body []byte, s *scratch) outcome {
-	media, err := h.x.Extract(extract.Request{Header: r.Header, RawQuery: r.URL.RawQuery, Body: body}, s.get)
+func (h *Handler) check(r *http.Request, repl *caddy.Replacer, body []byte, l *lease) outcome {
+	alloc := func(n int) []byte { return l.buffer(r.Context(), n) }
+	media, err := h.x.Extract(extract.Request{Header: r.Header, RawQuery: r.URL.RawQuery, Body: body}, alloc)
 	if err != nil {
 		var ie *inputError
 		if errors.As(err, &ie) {
@@ -165,7 +260,7 @@ func (h *Handler) check(r *http.Request, repl *caddy.Replacer, body []byte, s *s
 	all := make([]outcome, len(media))
 	for i, m := range media {
 		req := &vendors.Request{Media: vendors.Media{Data: m.Data, MIME: m.MIME}, UserAgent: r.UserAgent(), Threshold: h.Threshold, Replacer: repl}
-		all[i] = h.checkMedium(ctx, req, m.Sum)
+		all[i] = h.checkMedium(ctx, req, m.Sum, l)
 	}
 	o := combine(all)
 	o.duplicate = dup
@@ -198,9 +293,8 @@ func (h *Handler) sightings(ctx context.Context, media []extract.Medium) int {
 // checkMedium asks the vendors in order, each through its own cache
 // entries, moving on only when a vendor fails with an error that another
 // vendor may not have.
-func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32]byte) outcome {
+func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32]byte, l *lease) outcome {
 	var o outcome
-	lent := false
 	for i, v := range h.vendors {
 		profile := v.Profile(req)
 		res, hit := h.state.get(ctx, profile, sum)
@@ -210,9 +304,8 @@ func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32
 			h.state.hits.Add(1)
 		} else {
 			h.state.misses.Add(1)
-			lent = true
-			vctx, cancel := budget(ctx, len(h.vendors)-i)
-			res, err = h.call(vctx, h.guards[i], profile, sum, req)
+			vctx, cancel := shareOfDeadline(ctx, len(h.vendors)-i)
+			res, err = h.call(vctx, h.guards[i], profile, sum, req, l)
 			cancel()
 		}
 		if err == nil {
@@ -227,14 +320,13 @@ func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32
 		}
 	}
 	o.sums = []string{fmt.Sprintf("%x", sum)}
-	o.lent = lent
 	return o
 }
 
-// budget gives a vendor its share of what is left of the deadline when
+// shareOfDeadline gives a vendor its share of what is left of the deadline when
 // left vendors (itself included) may still have to be asked, so that a
 // vendor that hangs leaves time for the fallback.
-func budget(ctx context.Context, left int) (context.Context, context.CancelFunc) {
+func shareOfDeadline(ctx context.Context, left int) (context.Context, context.CancelFunc) {
 	deadline, ok := ctx.Deadline()
 	if !ok || left <= 1 {
 		return context.WithCancel(ctx)
@@ -247,11 +339,22 @@ func budget(ctx context.Context, left int) (context.Context, context.CancelFunc)
 // keeps the deadline but not the cancellation of the request that started
 // it, so one client going away does not fail the others. With Redis, the
 // instances share the call too: see state.claim.
-func (h *Handler) call(ctx context.Context, g *guard, profile string, sum [32]byte, req *vendors.Request) (vendors.Result, error) {
+//
+// The call may outlive the request: it holds a reference to the request's
+// lease (l, nil for the check command), whose buffers hold the image, and
+// takes from it the budget of the vendor's request body.
+func (h *Handler) call(ctx context.Context, g *guard, profile string, sum [32]byte, req *vendors.Request, l *lease) (vendors.Result, error) {
 	deadline, _ := ctx.Deadline()
-	led, shared := false, false // set only by the request whose call runs
+	var led atomic.Bool // set by the request whose call runs
+	shared := false     // written by that call, read after it ended
+	if l != nil {
+		l.retain() // for the call, if this request's is the one that runs
+	}
 	ch := h.state.calls.DoChan(cacheKey(profile, sum), func() (any, error) {
-		led = true
+		led.Store(true)
+		if l != nil {
+			defer l.release()
+		}
 		cctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 		defer cancel()
 		// A call that ended between this request's cache miss and now
@@ -266,6 +369,15 @@ func (h *Handler) call(ctx context.Context, g *guard, profile string, sum [32]by
 			return res, nil
 		}
 		defer release() // after the result is stored
+		if l != nil {
+			// The vendor's request body: the image in base64 (4/3 of it)
+			// and its envelope, at most.
+			est := int64(len(req.Media.Data))*4/3 + 4096
+			if err := l.take(cctx, est); err != nil {
+				return vendors.Result{}, g.err("no memory budget left for the vendor request", err)
+			}
+			defer l.give(est)
+		}
 		res, err = g.check(cctx, req)
 		if err == nil && res.Class != vendors.ClassInconclusive {
 			h.state.set(cctx, profile, sum, res)
@@ -274,7 +386,10 @@ func (h *Handler) call(ctx context.Context, g *guard, profile string, sum [32]by
 	})
 	select {
 	case r := <-ch:
-		if led && !shared {
+		if !led.Load() && l != nil {
+			l.release() // another request's call answered: this one's never ran
+		}
+		if led.Load() && !shared {
 			metrics.cache.WithLabelValues("miss").Inc()
 		} else {
 			metrics.cache.WithLabelValues("shared").Inc()
@@ -284,6 +399,14 @@ func (h *Handler) call(ctx context.Context, g *guard, profile string, sum [32]by
 		}
 		return r.Val.(vendors.Result), nil
 	case <-ctx.Done():
+		if l != nil {
+			go func() {
+				<-ch // the call ends by its deadline
+				if !led.Load() {
+					l.release()
+				}
+			}()
+		}
 		return vendors.Result{}, g.err("no answer before the deadline", ctx.Err())
 	}
 }
@@ -352,7 +475,7 @@ func labelOr(v, empty string) string {
 
 // log writes the one line per decision. It holds hashes and verdicts,
 // never image bytes or secrets.
-func (h *Handler) log(r *http.Request, o outcome, status int, herr error, size int, took time.Duration) {
+func (h *Handler) log(r *http.Request, o outcome, status int, herr error, size int64, took time.Duration) {
 	action := "pass"
 	switch {
 	case herr != nil:
@@ -377,7 +500,7 @@ func (h *Handler) log(r *http.Request, o outcome, status int, herr error, size i
 		zap.String("verdict", string(o.verdict)),
 		zap.String("vendor", o.vendor),
 		zap.Duration("duration", took),
-		zap.Int("size", size),
+		zap.Int64("size", size),
 	}
 	if o.vendor != "" {
 		fields = append(fields, zap.String("cache", o.cacheString()))
@@ -435,5 +558,5 @@ func (h *Handler) checkFile(ctx context.Context, data []byte) outcome {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(h.Timeout))
 	defer cancel()
 	req := &vendors.Request{Media: vendors.Media{Data: m.Data, MIME: m.MIME}, Threshold: h.Threshold}
-	return h.checkMedium(ctx, req, m.Sum)
+	return h.checkMedium(ctx, req, m.Sum, nil)
 }

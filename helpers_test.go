@@ -86,7 +86,8 @@ func testHandler(t testing.TB, configure func(*Handler), vs ...vendors.Vendor) (
 	for _, v := range vs {
 		h.guards = append(h.guards, newGuard(v, h.MaxConcurrent, *h.Retries, *h.Breaker))
 	}
-	h.x = &extract.Extractor{Sources: h.Sources, MaxPixels: h.MaxPixels}
+	h.x = &extract.Extractor{Sources: h.Sources, MaxPixels: h.MaxPixels, MaxImages: h.MaxImages}
+	h.budget = newBudget(h.MaxBuffered)
 	h.state = newState(time.Duration(h.Cache.TTL), h.Cache.MaxEntries)
 	t.Cleanup(func() { _ = h.state.Destruct() })
 	return h, logs

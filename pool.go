@@ -62,53 +62,51 @@ func putBuffer(b []byte) {
 	bufPools[i].Put(&b)
 }
 
-// scratch collects the pooled buffers a request takes besides its body:
-// decoded images.
-type scratch struct{ bufs [][]byte }
-
-// get returns getBuffer(n), kept in s; a nil s keeps nothing.
-func (s *scratch) get(n int) []byte {
-	b := getBuffer(n)
-	if s != nil {
-		s.bufs = append(s.bufs, b)
-	}
-	return b
-}
-
 // giveBack is putBuffer; tests watch it.
 var giveBack = putBuffer
 
 var errBodyClosed = errors.New("liveness: read on a closed request body")
 
 // pooledBody serves a buffered request body to the handlers after this one
-// and gives its buffers back to the pool only once nothing can read them
-// any more: after ServeHTTP has returned (finish) and the reader has
-// reached the end or been closed. Whatever comes first, no Read touches a
-// buffer after it went back — HTTP transports may still be writing a body
-// upstream after their RoundTrip returned. A body that is never read to
-// its end nor closed is left to the garbage collector.
+// — its buffered bytes, then whatever of the client's body was not read
+// (rest) — and releases the request's lease (its buffers go back to the
+// pool) only once nothing can read them any more: after ServeHTTP has
+// returned (finish) and the reader has read past the buffer or closed the
+// body. Whatever comes first, no Read touches a buffer after it went back
+// — HTTP transports may still be writing a body upstream after their
+// RoundTrip returned. A body that is never read to its end nor closed
+// keeps its lease (and budget) until the garbage collector takes it.
 type pooledBody struct {
 	mu     sync.Mutex
-	buf    []byte // the body; nil once given back
+	buf    []byte // the buffered body; nil once released
 	off    int
-	done   bool // ServeHTTP returned
+	rest   io.Reader // the client's body past buf, or nil
+	lease  *lease    // nil once released
+	done   bool      // ServeHTTP returned
 	closed bool
 	orig   io.Closer // the client's body
 }
 
 func (b *pooledBody) Read(p []byte) (int, error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.closed {
+		b.mu.Unlock()
 		return 0, errBodyClosed
 	}
-	if b.off >= len(b.buf) {
-		b.releaseLocked()
+	if b.off < len(b.buf) {
+		n := copy(p, b.buf[b.off:])
+		b.off += n
+		b.mu.Unlock()
+		return n, nil
+	}
+	b.buf = nil // read past: what is left comes from rest
+	b.releaseLocked()
+	rest := b.rest
+	b.mu.Unlock()
+	if rest == nil {
 		return 0, io.EOF
 	}
-	n := copy(p, b.buf[b.off:])
-	b.off += n
-	return n, nil
+	return rest.Read(p)
 }
 
 func (b *pooledBody) Close() error {
@@ -128,9 +126,9 @@ func (b *pooledBody) finish() {
 }
 
 func (b *pooledBody) releaseLocked() {
-	if !b.done || b.buf == nil || (!b.closed && b.off < len(b.buf)) {
+	if !b.done || b.lease == nil || (!b.closed && b.buf != nil) {
 		return
 	}
-	giveBack(b.buf)
-	b.buf = nil
+	b.lease.release()
+	b.lease, b.buf = nil, nil
 }

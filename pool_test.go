@@ -60,27 +60,37 @@ func TestBufferClasses(t *testing.T) {
 	}
 }
 
+// leased is data in a pooled buffer of a lease on a budget of its own.
+func leased(t *testing.T, data []byte) (*pooledBody, *budget) {
+	t.Helper()
+	b := newBudget(1 << 30)
+	l := newLease(b, "client")
+	buf := l.buffer(t.Context(), len(data))
+	copy(buf, data)
+	return &pooledBody{buf: buf, lease: l, orig: io.NopCloser(nil)}, b
+}
+
 // The buffer goes back only when ServeHTTP has returned and the reader has
-// reached the end or closed the body; no Read sees it after that.
+// read past it or closed the body; no Read sees it after that.
 func TestPooledBodyGivesBackOnlyWhenDone(t *testing.T) {
 	got := watchGiveBack(t)
 	data := bytes.Repeat([]byte("0123456789"), 1000)
 
-	pb := &pooledBody{buf: bytes.Clone(data), orig: io.NopCloser(nil)}
+	pb, b := leased(t, data)
 	half := make([]byte, 5000)
 	if n, err := io.ReadFull(pb, half); n != 5000 || err != nil {
 		t.Fatal(n, err)
 	}
 	pb.finish() // a transport may still be writing the body upstream
-	if len(got()) != 0 {
+	if len(got()) != 0 || b.held() == 0 {
 		t.Fatal("given back while the reader was half way")
 	}
 	rest, err := io.ReadAll(pb)
 	if err != nil || !bytes.Equal(append(half, rest...), data) {
 		t.Fatalf("body after finish differs (err %v)", err)
 	}
-	if len(got()) != 1 {
-		t.Fatalf("given back %d times at the end", len(got()))
+	if len(got()) != 1 || b.held() != 0 {
+		t.Fatalf("given back %d times at the end, %d bytes still held", len(got()), b.held())
 	}
 	if n, err := pb.Read(half); n != 0 || err != io.EOF {
 		t.Fatalf("read after the end: %d, %v", n, err)
@@ -91,7 +101,7 @@ func TestPooledBodyGivesBackOnlyWhenDone(t *testing.T) {
 	}
 
 	// Closed before ServeHTTP returned: given back at finish, and reads fail.
-	pb = &pooledBody{buf: bytes.Clone(data), orig: io.NopCloser(nil)}
+	pb, b = leased(t, data)
 	if err := pb.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -102,15 +112,25 @@ func TestPooledBodyGivesBackOnlyWhenDone(t *testing.T) {
 		t.Fatalf("read after Close: %v", err)
 	}
 	pb.finish()
-	if len(got()) != 2 {
+	if len(got()) != 2 || b.held() != 0 {
 		t.Fatalf("body not given back at finish: %d", len(got()))
 	}
 
 	// Never read to the end nor closed: never given back.
-	pb = &pooledBody{buf: bytes.Clone(data), orig: io.NopCloser(nil)}
+	pb, b = leased(t, data)
 	pb.finish()
-	if len(got()) != 2 {
+	if len(got()) != 2 || b.held() == 0 {
 		t.Fatal("an unread body was given back")
+	}
+
+	// The unread rest of the client's body follows the buffer, which goes
+	// back when the reader moves on to it.
+	pb, b = leased(t, data[:4000])
+	pb.rest = bytes.NewReader(data[4000:])
+	pb.finish()
+	all, err := io.ReadAll(pb)
+	if err != nil || !bytes.Equal(all, data) || len(got()) != 3 || b.held() != 0 {
+		t.Fatalf("buffer and rest: %d bytes (%v), %d given back, %d held", len(all), err, len(got()), b.held())
 	}
 }
 
@@ -120,7 +140,7 @@ func TestPooledBodyConcurrentFinish(t *testing.T) {
 	got := watchGiveBack(t)
 	data := bytes.Repeat([]byte{7}, 1<<16)
 	for range 50 {
-		pb := &pooledBody{buf: bytes.Clone(data), orig: io.NopCloser(nil)}
+		pb, _ := leased(t, data)
 		done := make(chan []byte)
 		go func() {
 			b, _ := io.ReadAll(io.LimitReader(pb, 1<<20))
@@ -136,36 +156,31 @@ func TestPooledBodyConcurrentFinish(t *testing.T) {
 	}
 }
 
-// Through the handler: a pass on a cache hit gives the body back once the
-// upstream has read it; a denial gives it back at once; a cache miss never
-// does, since the vendor call may outlive the request.
+// Through the handler: every buffer and byte of budget goes back once
+// nothing can read it — at once for a denial, when the upstream has read
+// the body for a pass, when the vendor call has ended for a miss.
 func TestHandlerRecyclesBodiesOnlyWhenSafe(t *testing.T) {
-	got := watchGiveBack(t)
 	v := newFake("fake")
 	h, _ := testHandler(t, nil, v)
 	live := vendortest.SampleJPEGSize("live", 100_000)
 	spoof := vendortest.SampleJPEGSize("spoof", 100_000)
 
-	send := func(img []byte) (int, []byte) {
+	send := func(img []byte) int {
 		ct, body := multipartBody(t, "selfie", img)
 		up := &upstream{}
 		err, _ := serve(h, post(ct, body), up)
 		if up.calls == 1 && !bytes.Equal(up.body, body) {
 			t.Fatal("upstream body differs")
 		}
-		return statusOf(err), body
+		return statusOf(err)
 	}
-	if s, _ := send(live); s != 0 || len(got()) != 0 {
-		t.Fatalf("miss: status %d, %d given back", s, len(got()))
-	}
-	if s, _ := send(live); s != 0 || len(got()) != 1 {
-		t.Fatalf("hit: status %d, %d given back", s, len(got()))
-	}
-	if s, _ := send(spoof); s != http.StatusForbidden || len(got()) != 1 {
-		t.Fatalf("spoof miss: status %d, %d given back", s, len(got()))
-	}
-	if s, body := send(spoof); s != http.StatusForbidden || len(got()) != 2 || len(got()[1]) != len(body) {
-		t.Fatalf("spoof hit: status %d, %d given back", s, len(got()))
+	for i, c := range []struct {
+		img    []byte
+		status int
+	}{{live, 0}, {live, 0}, {spoof, http.StatusForbidden}, {spoof, http.StatusForbidden}} {
+		if s := send(c.img); s != c.status || h.budget.held() != 0 {
+			t.Fatalf("request %d: status %d, %d bytes still held", i, s, h.budget.held())
+		}
 	}
 
 	// The upstream reading on after the handler returned: given back only
@@ -176,10 +191,10 @@ func TestHandlerRecyclesBodiesOnlyWhenSafe(t *testing.T) {
 		late, _ = r.Body.(*pooledBody)
 		return nil
 	}))
-	if err != nil || late == nil || len(got()) != 2 {
-		t.Fatalf("err %v, pooled %v, %d given back", err, late != nil, len(got()))
+	if err != nil || late == nil || h.budget.held() == 0 {
+		t.Fatalf("err %v, pooled %v, %d held", err, late != nil, h.budget.held())
 	}
-	if b, _ := io.ReadAll(late); !bytes.Equal(b, body) || len(got()) != 3 {
-		t.Fatalf("late read: %d given back", len(got()))
+	if b, _ := io.ReadAll(late); !bytes.Equal(b, body) || h.budget.held() != 0 {
+		t.Fatalf("late read: %d held", h.budget.held())
 	}
 }

@@ -129,7 +129,8 @@ func TestBreaker(t *testing.T) {
 		t.Fatalf("calls %d: an invalid image counted as a vendor failure", v.calls.Load())
 	}
 
-	// After the cooldown one probe goes through and closes it on success.
+	// After the cooldown a probe goes through (half-open: see
+	// TestHalfOpenProbes for several at once and what closes it).
 	v = scripted(down, down)
 	g, _ = testGuard(v, 0, BreakerConfig{Failures: 2, Cooldown: 1})
 	g.check(t.Context(), &vendors.Request{})

@@ -40,7 +40,7 @@ type outcome struct {
 	duplicate int      // times the image was seen, when it counts as a duplicate; else 0
 	err       error    // the vendor error behind VerdictError, if any
 	input     *inputError
-	lent      bool // a vendor call that may outlive the request got the media
+	size      int64 // body bytes read (or declared, when refused by Content-Length), for the log
 }
 
 // decide turns a vendor result into an outcome under the threshold.
@@ -79,7 +79,6 @@ func combine(all []outcome) outcome {
 			c.score, c.hasScore = o.score, true
 		}
 		c.cacheHit = c.cacheHit && o.cacheHit
-		c.lent = c.lent || o.lent
 	}
 	return c
 }

@@ -4,7 +4,8 @@
 #          loopback, and runs examples/Caddyfile on http://localhost:8080
 #   test   everything CI runs: gofmt, go vet, the Caddy-free check of
 #          internal/, go test -race, fuzz targets for FUZZTIME each,
-#          build smoke test, two-instance test, differential suite; the
+#          build smoke test, two-instance test, differential suite,
+#          hostile loads; the
 #          tests that need Redis get a throwaway redis-server on a free
 #          loopback port (scripts/with-redis.sh installs it if missing)
 #   differential  the request reader against real upstream frameworks
@@ -13,6 +14,10 @@
 #          image the gate did not judge; installs them first
 #   multiinstance  two built Caddy processes sharing one Redis
 #   soak   load and fault test: real Caddy, faulty emulator, hashing upstream
+#   hostile  seven hostile loads (huge concurrent uploads, slow bodies,
+#          header-only reconnects, a queue past max_concurrent, a vendor
+#          that redirects or floods headers, 5000 images in one request)
+#          against bare reverse_proxy and liveness, under a memory ceiling
 #   bench  what the gate costs: real Caddy bare vs gated side by side, plus
 #          the Go benchmarks of the handler and the floor (BENCHMARKS.md)
 #   fuzz   every fuzz target for FUZZTIME (make -f xcaddy.mk fuzz FUZZTIME=10m)
@@ -24,7 +29,7 @@ UPSTREAM_ADDR ?= 127.0.0.1:9781
 GO            ?= go
 FUZZTIME      ?= 10s
 
-.PHONY: build run test fmt-check vet deps-check unit fuzz soak smoke emulator multiinstance bench differential
+.PHONY: build run test fmt-check vet deps-check unit fuzz soak hostile smoke emulator multiinstance bench differential
 
 build:
 	$(GO) tool xcaddy build $(CADDY_VERSION) --with $(MODULE)@v0.0.0=. --output ./caddy
@@ -64,6 +69,11 @@ fuzz:
 soak: build
 	$(GO) test -tags soak -run TestSoak -v -count=1 -timeout 20m ./soak
 
+# HOSTILE_ROWS=1,4 picks rows; HOSTILE_OUT=<file> writes the table too
+# (see hostile/hostile_test.go for the rest).
+hostile: build
+	$(GO) test -tags hostile -run TestHostile -v -count=1 -timeout 15m ./hostile
+
 # Uploads through the built Caddy with reverse_proxy only and with liveness
 # in front (cache hits, then misses against a vendor answering after 50 ms),
 # as markdown tables; BENCH_DURATION, BENCH_CONCURRENCY, BENCH_ROUNDS,
@@ -98,4 +108,4 @@ differential: build
 	internal/extract/differential/upstreams/install.sh
 	$(GO) test -tags differential -count=1 -v -timeout 10m ./internal/extract/differential
 
-test: fmt-check vet deps-check unit fuzz smoke multiinstance differential
+test: fmt-check vet deps-check unit fuzz smoke multiinstance differential hostile

@@ -68,6 +68,13 @@ type FACIA struct {
 	// BaseURL replaces the origin of https://api.facia.ai; the documented
 	// paths are appended.
 	BaseURL string `json:"base_url,omitempty"`
+	// InsecureHTTP allows a base_url of plain http:// to a host that is not
+	// loopback. Without it such a base_url is a configuration error: the
+	// credentials and the images would cross the network unencrypted.
+	// http:// to 127.0.0.0/8, ::1 or localhost (an emulator on the same
+	// machine) and https:// need no flag. In the Caddyfile a flag:
+	// `insecure_http` alone or `insecure_http true|false`.
+	InsecureHTTP bool `json:"insecure_http,omitempty"`
 	// PollInterval is the wait before the first poll of /result; each
 	// further wait doubles, up to 4s. Default 500ms. Polling stops before
 	// the handler's timeout with the verdict inconclusive.
@@ -137,7 +144,7 @@ func (f *FACIA) Provision(caddy.Context) error {
 	if f.secret, err = ResolveSecret("facia: client_secret", f.ClientSecret); err != nil {
 		return err
 	}
-	if f.origin, err = Endpoint(faciaOrigin, f.BaseURL, ""); err != nil {
+	if f.origin, err = EndpointAllowHTTP(faciaOrigin, f.BaseURL, "", f.InsecureHTTP); err != nil {
 		return fmt.Errorf("facia: %w", err)
 	}
 	f.client = NewHTTPClient()
@@ -157,12 +164,13 @@ func (f *FACIA) Provision(caddy.Context) error {
 //	    poll_interval    <duration>
 //	    score_direction  fake_high|live_high
 //	    client_reference <text with placeholders>
+//	    insecure_http    [true|false]
 //	}
 func (f *FACIA) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	strs := StringOptions(map[string]*string{
+	strs := Options(StringOptions(map[string]*string{
 		"client_id": &f.ClientID, "client_secret": &f.ClientSecret, "base_url": &f.BaseURL,
 		"score_direction": &f.ScoreDirection, "client_reference": &f.ClientReference,
-	})
+	}), FlagOptions(map[string]*bool{InsecureHTTPOption: &f.InsecureHTTP}))
 	return UnmarshalBlock(d, "facia", func(opt, val string) (bool, error) {
 		if opt != "poll_interval" {
 			return strs(opt, val)
@@ -173,7 +181,7 @@ func (f *FACIA) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 		f.PollInterval = caddy.Duration(dur)
 		return true, nil
-	})
+	}, InsecureHTTPOption)
 }
 
 // Name implements Vendor.
@@ -509,7 +517,7 @@ func (f *FACIA) post(ctx context.Context, path, contentType, tok string, body []
 	}
 	resp, raw, err := Do(f.client, hr)
 	if err != nil {
-		return nil, nil, f.err(KindUnavailable, 0, path, err)
+		return nil, nil, callError(f.Name(), path, err)
 	}
 	return resp, raw, nil
 }

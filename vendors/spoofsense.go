@@ -46,6 +46,13 @@ type SpoofSense struct {
 	// BaseURL replaces the origin of the production URL; the documented
 	// path (/prod/<model>) is appended. Default: the production origin.
 	BaseURL string `json:"base_url,omitempty"`
+	// InsecureHTTP allows a base_url of plain http:// to a host that is not
+	// loopback. Without it such a base_url is a configuration error: the
+	// credentials and the images would cross the network unencrypted.
+	// http:// to 127.0.0.0/8, ::1 or localhost (an emulator on the same
+	// machine) and https:// need no flag. In the Caddyfile a flag:
+	// `insecure_http` alone or `insecure_http true|false`.
+	InsecureHTTP bool `json:"insecure_http,omitempty"`
 
 	key      string
 	endpoint string
@@ -73,7 +80,7 @@ func (s *SpoofSense) Provision(ctx caddy.Context) error {
 		return err
 	}
 	s.key = key
-	s.endpoint, err = Endpoint(spoofSenseOrigin, s.BaseURL, "/prod/"+s.Model)
+	s.endpoint, err = EndpointAllowHTTP(spoofSenseOrigin, s.BaseURL, "/prod/"+s.Model, s.InsecureHTTP)
 	if err != nil {
 		return fmt.Errorf("spoofsense: %w", err)
 	}
@@ -87,11 +94,12 @@ func (s *SpoofSense) Provision(ctx caddy.Context) error {
 //	    api_key  <key>
 //	    model    antispoofing|robust
 //	    base_url <url>
+//	    insecure_http [true|false]
 //	}
 func (s *SpoofSense) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return UnmarshalBlock(d, "spoofsense", StringOptions(map[string]*string{
+	return UnmarshalBlock(d, "spoofsense", Options(StringOptions(map[string]*string{
 		"api_key": &s.APIKey, "model": &s.Model, "base_url": &s.BaseURL,
-	}))
+	}), FlagOptions(map[string]*bool{InsecureHTTPOption: &s.InsecureHTTP})), InsecureHTTPOption)
 }
 
 // Name implements Vendor.
@@ -137,7 +145,7 @@ func (s *SpoofSense) Check(ctx context.Context, req *Request) (Result, error) {
 
 	resp, raw, err := Do(s.client, hr)
 	if err != nil {
-		return Result{}, s.err(KindUnavailable, 0, "", err)
+		return Result{}, callError(s.Name(), "", err)
 	}
 	return s.parse(resp, raw)
 }

@@ -61,6 +61,13 @@ type Verifik struct {
 	// path (/v2/face-recognition/liveness) is appended. Default:
 	// https://api.verifik.co.
 	BaseURL string `json:"base_url,omitempty"`
+	// InsecureHTTP allows a base_url of plain http:// to a host that is not
+	// loopback. Without it such a base_url is a configuration error: the
+	// credentials and the images would cross the network unencrypted.
+	// http:// to 127.0.0.0/8, ::1 or localhost (an emulator on the same
+	// machine) and https:// need no flag. In the Caddyfile a flag:
+	// `insecure_http` alone or `insecure_http true|false`.
+	InsecureHTTP bool `json:"insecure_http,omitempty"`
 
 	token    string
 	tokenExp time.Time // zero when the token carries no exp
@@ -86,7 +93,7 @@ func (v *Verifik) Provision(ctx caddy.Context) error {
 		return err
 	}
 	v.token = token
-	v.endpoint, err = Endpoint(verifikOrigin, v.BaseURL, verifikPath)
+	v.endpoint, err = EndpointAllowHTTP(verifikOrigin, v.BaseURL, verifikPath, v.InsecureHTTP)
 	if err != nil {
 		return fmt.Errorf("verifik: %w", err)
 	}
@@ -130,11 +137,12 @@ func (v *Verifik) warnExpiry(ctx caddy.Context, now time.Time) {
 //	    os            DESKTOP|IOS|ANDROID|auto
 //	    collection_id <id>
 //	    base_url      <url>
+//	    insecure_http [true|false]
 //	}
 func (v *Verifik) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return UnmarshalBlock(d, "verifik", StringOptions(map[string]*string{
+	return UnmarshalBlock(d, "verifik", Options(StringOptions(map[string]*string{
 		"token": &v.Token, "os": &v.OS, "collection_id": &v.CollectionID, "base_url": &v.BaseURL,
-	}))
+	}), FlagOptions(map[string]*bool{InsecureHTTPOption: &v.InsecureHTTP})), InsecureHTTPOption)
 }
 
 // Name implements Vendor.
@@ -207,7 +215,7 @@ func (v *Verifik) Check(ctx context.Context, req *Request) (Result, error) {
 
 	resp, raw, err := Do(v.client, hr)
 	if err != nil {
-		return Result{}, v.err(KindUnavailable, 0, "", err)
+		return Result{}, callError(v.Name(), "", err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return Result{}, v.statusError(resp, raw)

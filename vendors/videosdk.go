@@ -62,6 +62,13 @@ type VideoSDK struct {
 	// path (/ai/v1/face-verification/detect-spoof) is appended. Default:
 	// https://api.videosdk.live.
 	BaseURL string `json:"base_url,omitempty"`
+	// InsecureHTTP allows a base_url of plain http:// to a host that is not
+	// loopback. Without it such a base_url is a configuration error: the
+	// credentials and the images would cross the network unencrypted.
+	// http:// to 127.0.0.0/8, ::1 or localhost (an emulator on the same
+	// machine) and https:// need no flag. In the Caddyfile a flag:
+	// `insecure_http` alone or `insecure_http true|false`.
+	InsecureHTTP bool `json:"insecure_http,omitempty"`
 
 	key      string
 	secret   []byte
@@ -122,7 +129,7 @@ func (v *VideoSDK) Provision(ctx caddy.Context) error {
 		v.auth = new(videosdkAuth)
 	}
 	var err error
-	v.endpoint, err = Endpoint(videosdkOrigin, v.BaseURL, videosdkPath)
+	v.endpoint, err = EndpointAllowHTTP(videosdkOrigin, v.BaseURL, videosdkPath, v.InsecureHTTP)
 	if err != nil {
 		return fmt.Errorf("videosdk: %w", err)
 	}
@@ -143,11 +150,12 @@ func (v *VideoSDK) Provision(ctx caddy.Context) error {
 //	    api_secret <secret>
 //	    token      <jwt>
 //	    base_url   <url>
+//	    insecure_http [true|false]
 //	}
 func (v *VideoSDK) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return UnmarshalBlock(d, "videosdk", StringOptions(map[string]*string{
+	return UnmarshalBlock(d, "videosdk", Options(StringOptions(map[string]*string{
 		"api_key": &v.APIKey, "api_secret": &v.APISecret, "token": &v.Token, "base_url": &v.BaseURL,
-	}))
+	}), FlagOptions(map[string]*bool{InsecureHTTPOption: &v.InsecureHTTP})), InsecureHTTPOption)
 }
 
 // Name implements Vendor.
@@ -221,7 +229,7 @@ func (v *VideoSDK) Check(ctx context.Context, req *Request) (Result, error) {
 
 	resp, raw, err := Do(v.client, hr)
 	if err != nil {
-		return Result{}, v.err(KindUnavailable, 0, "", err)
+		return Result{}, callError(v.Name(), "", err)
 	}
 	var out videosdkResponse
 	parsed := json.Unmarshal(raw, &out) == nil

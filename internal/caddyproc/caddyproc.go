@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,6 +43,35 @@ type Proc struct {
 // environment. It does not wait for Caddy to serve: see WaitReady.
 func Start(t testing.TB, bin, name, caddyfile string, env ...string) *Proc {
 	t.Helper()
+	return StartWith(t, bin, name, caddyfile, Options{}, env...)
+}
+
+// Options change how StartWith runs the binary.
+type Options struct {
+	// AddressSpace, when above 0, caps the process's virtual memory
+	// (RLIMIT_AS) at this many bytes: the binary runs under util-linux's
+	// prlimit --as, which execs it (so Pid is Caddy's). An allocation past
+	// it fails and the Go runtime dies with "fatal error: out of memory".
+	// A Go process reserves address space it never touches (an idle Caddy
+	// is about 1.3 GB of VmSize for 45 MB of RSS), so the cap on resident
+	// memory it implies is lower than AddressSpace.
+	AddressSpace int64
+	// LogTail, when above 0, shows only the last LogTail lines of
+	// Caddy's log when the test fails, instead of the whole log.
+	LogTail int
+}
+
+// HavePrlimit reports whether prlimit, which Options.AddressSpace needs,
+// is on PATH.
+func HavePrlimit() bool {
+	_, err := exec.LookPath("prlimit")
+	return err == nil
+}
+
+// StartWith is Start with options; it fails the test when an option
+// cannot be applied on this machine.
+func StartWith(t testing.TB, bin, name, caddyfile string, o Options, env ...string) *Proc {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "Caddyfile")
 	if err := os.WriteFile(path, []byte(caddyfile), 0o600); err != nil {
@@ -50,7 +81,15 @@ func Start(t testing.TB, bin, name, caddyfile string, env ...string) *Proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "run", "--config", path, "--adapter", "caddyfile")
+	argv := []string{bin, "run", "--config", path, "--adapter", "caddyfile"}
+	if o.AddressSpace > 0 {
+		pl, err := exec.LookPath("prlimit")
+		if err != nil {
+			t.Fatalf("Options.AddressSpace needs prlimit (util-linux): %v", err)
+		}
+		argv = append([]string{pl, "--as=" + strconv.FormatInt(o.AddressSpace, 10), "--"}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir), env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
@@ -74,7 +113,14 @@ func Start(t testing.TB, bin, name, caddyfile string, env ...string) *Proc {
 	t.Cleanup(func() {
 		p.Stop()
 		if t.Failed() {
-			t.Logf("%s's log:\n%s", name, p.Log())
+			log := p.Log()
+			if o.LogTail > 0 {
+				lines := strings.SplitAfter(log, "\n")
+				if len(lines) > o.LogTail+1 {
+					log = "[...]\n" + strings.Join(lines[len(lines)-o.LogTail-1:], "")
+				}
+			}
+			t.Logf("%s's log:\n%s", name, log)
 		}
 	})
 	return p
@@ -101,6 +147,22 @@ func (p *Proc) WaitReady(t testing.TB, urls ...string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Exited is closed once the process has ended, whoever ended it.
+func (p *Proc) Exited() <-chan struct{} { return p.exited }
+
+// Err is how the process ended (nil for a clean exit); call it once
+// Exited is closed.
+func (p *Proc) Err() error {
+	<-p.exited
+	return p.err
+}
+
+// Kill ends the process at once (SIGKILL) and waits for it.
+func (p *Proc) Kill() {
+	p.cmd.Process.Kill()
+	<-p.exited
 }
 
 // Pid is the process's ID.

@@ -31,6 +31,9 @@ func decodeBase64(src []byte, alloc func(int) []byte) ([]byte, *Error) {
 		enc = rawStdStrict
 	}
 	dst := alloc(enc.DecodedLen(len(src)))
+	if dst == nil {
+		return nil, overloaded()
+	}
 	n, err := enc.Decode(dst, src)
 	if err != nil {
 		if bytes.ContainsAny(src, "-_") {

@@ -54,11 +54,15 @@ type Extractor struct {
 	// grammar.
 	Sources   []Source
 	MaxPixels int64
+	// MaxImages bounds the media of one request (each a vendor call):
+	// past it the request is 413 before any image is hashed. 0: no bound.
+	MaxImages int
 }
 
 // Extract returns every medium of r in request order, or the *Error that
 // refuses r. An empty result with a nil error means r holds no image.
-// Decoded media are put in buffers from alloc (nil: allocated).
+// Decoded media are put in buffers from alloc (nil: allocated), which
+// returns nil when it has no memory for one: then r is refused with 503.
 func (x *Extractor) Extract(r Request, alloc func(int) []byte) ([]Medium, error) {
 	if alloc == nil {
 		alloc = func(n int) []byte { return make([]byte, n) }
@@ -167,7 +171,7 @@ func (rd *reading) read(r Request) *Error {
 		if isJSON(typ) {
 			return rd.json(r.Body)
 		}
-		if err := splitForm(r.Body, rd.form); err != nil {
+		if err := splitForm(r.Body, rd.alloc, rd.form); err != nil {
 			return err
 		}
 		return rd.lenientJSON(r.Body)
@@ -263,7 +267,11 @@ func (rd *reading) json(body []byte) *Error {
 	err := walkJSON(body, func(ptr []byte, v jsonValue) error {
 		if rd.auto {
 			if v.kind == '"' {
-				if err := rd.value(jsonString(v), string(ptr), false); err != nil {
+				s, err := rd.jsonString(v)
+				if err == nil {
+					err = rd.value(s, string(ptr), false)
+				}
+				if err != nil {
 					return err
 				}
 			}
@@ -279,7 +287,11 @@ func (rd *reading) json(body []byte) *Error {
 			switch v.kind {
 			case 'n': // null: the field is absent in all but name
 			case '"':
-				if err := rd.value(jsonString(v), p, true); err != nil {
+				s, err := rd.jsonString(v)
+				if err == nil {
+					err = rd.value(s, p, true)
+				}
+				if err != nil {
 					return err
 				}
 			default:
@@ -400,11 +412,14 @@ func mediaType(declared string) bool {
 // percentPrefix is the start of a percent-encoded data URI payload,
 // decoded.
 func percentPrefix(p []byte) []byte {
-	b, _ := unescape(p[:min(len(p), 3*sniffChars)], false)
+	b, _ := unescape(p[:min(len(p), 3*sniffChars)], false, nil)
 	return b
 }
 
 func (rd *reading) judge(data []byte, where string) *Error {
+	if rd.x.MaxImages > 0 && len(rd.out) == rd.x.MaxImages {
+		return tooLarge(where, "more than %d images in one request", rd.x.MaxImages)
+	}
 	m, err := rd.x.Medium(data, where)
 	if err != nil {
 		return err
@@ -439,12 +454,17 @@ func (x *Extractor) Medium(data []byte, where string) (Medium, *Error) {
 }
 
 // jsonString returns a JSON string value's decoded bytes: the body's own
-// bytes when it holds no escape, else its decoded copy.
-func jsonString(v jsonValue) []byte {
+// bytes when it holds no escape, else its decoded copy in a buffer from
+// alloc (the decoded string is never longer than its text).
+func (rd *reading) jsonString(v jsonValue) ([]byte, *Error) {
 	if v.plain || bytes.IndexByte(v.raw, '\\') < 0 {
-		return v.raw
+		return v.raw, nil
 	}
-	return []byte(v.str())
+	dst := rd.alloc(len(v.raw))
+	if dst == nil {
+		return nil, overloaded()
+	}
+	return wsUnescape(dst[:0], v.raw), nil
 }
 
 // ValidPointer reports whether p is a syntactically valid RFC 6901 pointer.

@@ -12,8 +12,9 @@ import (
 // followed by two hex digits (WHATWG keeps a bad escape as it is, Go
 // refuses it), names and values valid UTF-8 once decoded (Werkzeug
 // replaces invalid bytes, PHP keeps them). fn gets the decoded name and
-// value.
-func splitForm(body []byte, fn func(name string, value []byte) *Error) *Error {
+// value, decoded into buffers from alloc (nil: allocated) when they hold
+// escapes.
+func splitForm(body []byte, alloc func(int) []byte, fn func(name string, value []byte) *Error) *Error {
 	if bytes.IndexByte(body, ';') >= 0 {
 		return ambiguous("form-semicolon", "a ; in an urlencoded body")
 	}
@@ -24,13 +25,16 @@ func splitForm(body []byte, fn func(name string, value []byte) *Error) *Error {
 			continue
 		}
 		n, v, _ := bytes.Cut(seq, []byte("="))
-		name, ok := unescape(n, true)
+		name, ok := unescape(n, true, alloc)
 		if !ok {
 			return ambiguous("form-escape", "an invalid percent escape or invalid UTF-8 in an urlencoded body")
 		}
-		value, ok := unescape(v, true)
+		value, ok := unescape(v, true, alloc)
 		if !ok {
 			return ambiguous("form-escape", "an invalid percent escape or invalid UTF-8 in an urlencoded body")
+		}
+		if name == nil || value == nil {
+			return overloaded()
 		}
 		if err := fn(string(name), value); err != nil {
 			return err
@@ -57,8 +61,8 @@ func scanQuery(q string, fn func(name string, value []byte) *Error) *Error {
 			continue
 		}
 		n, v, _ := bytes.Cut(seq, []byte("="))
-		name, _ := unescape(n, false)
-		value, _ := unescape(v, false)
+		name, _ := unescape(n, false, nil)
+		value, _ := unescape(v, false, nil)
 		if err := fn(string(name), value); err != nil {
 			return err
 		}
@@ -80,12 +84,22 @@ func unhex(c byte) (byte, bool) {
 
 // unescape decodes "+" and percent escapes. strict refuses a bad escape
 // and invalid UTF-8; else a bad escape is kept as it is (WHATWG). It
-// returns s itself when there is nothing to decode.
-func unescape(s []byte, strict bool) ([]byte, bool) {
+// returns s itself when there is nothing to decode, else a decoded copy
+// in a buffer from alloc (nil: allocated) — nil when alloc has none.
+func unescape(s []byte, strict bool, alloc func(int) []byte) ([]byte, bool) {
 	if bytes.IndexByte(s, '%') < 0 && bytes.IndexByte(s, '+') < 0 {
+		if s == nil {
+			s = []byte{}
+		}
 		return s, !strict || utf8.Valid(s)
 	}
-	out := make([]byte, 0, len(s))
+	var out []byte
+	if alloc == nil {
+		out = make([]byte, 0, len(s))
+	} else if out = alloc(len(s)); out == nil {
+		return nil, true
+	}
+	out = out[:0]
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
 		case '+':

@@ -112,7 +112,7 @@ func FuzzFormIsReadAlikeByGo(f *testing.F) {
 	f.Add("selfie=" + url.QueryEscape(b64(live)))
 	f.Fuzz(func(t *testing.T, body string) {
 		got := url.Values{}
-		if err := splitForm([]byte(body), func(n string, v []byte) *Error { got.Add(n, string(v)); return nil }); err != nil {
+		if err := splitForm([]byte(body), nil, func(n string, v []byte) *Error { got.Add(n, string(v)); return nil }); err != nil {
 			return
 		}
 		want, err := url.ParseQuery(body)

@@ -35,6 +35,12 @@ func tooLarge(where, format string, a ...any) *Error {
 	return &Error{Status: http.StatusRequestEntityTooLarge, Reason: "too_large", Msg: fmt.Sprintf(format, a...), Where: where}
 }
 
+// overloaded is a decoded image the caller had no memory for (alloc gave
+// nil): 503.
+func overloaded() *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Reason: "overloaded", Msg: "too many uploads at once, try again later"}
+}
+
 func (e *Error) at(where string) *Error { e.Where = where; return e }
 
 // param is one parameter of a header value, its name in lower case.

@@ -454,6 +454,45 @@ func wsString(body []byte, start int) (end int, plain, ok bool) {
 	}
 }
 
+// wsUnescape appends the decoded form of a string's text (without its
+// quotes) that wsString accepted: escapes decoded, surrogate pairs joined;
+// it is what encoding/json decodes for such text.
+func wsUnescape(dst, raw []byte) []byte {
+	for len(raw) > 0 {
+		i := bytes.IndexByte(raw, '\\')
+		if i < 0 {
+			return append(dst, raw...)
+		}
+		dst = append(dst, raw[:i]...)
+		c := raw[i+1]
+		raw = raw[i+2:]
+		switch c {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r, _ := wsHex4(raw[:4])
+			raw = raw[4:]
+			if 0xD800 <= r && r < 0xDC00 { // wsString checked the pair
+				lo, _ := wsHex4(raw[2:6])
+				raw = raw[6:]
+				r = 0x10000 + (r-0xD800)<<10 + (lo - 0xDC00)
+			}
+			dst = utf8.AppendRune(dst, r)
+		default: // '"', '\\', '/'
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
 // wsHex4 reads four hex digits.
 func wsHex4(h []byte) (rune, bool) {
 	var r rune

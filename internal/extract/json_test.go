@@ -645,3 +645,24 @@ func scanJSON(body []byte, fn func(ptr string, tok json.Token) error) error {
 		endValue()
 	}
 }
+
+// FuzzWSUnescape: what wsString accepts, wsUnescape decodes as
+// encoding/json does.
+func FuzzWSUnescape(f *testing.F) {
+	f.Add([]byte(`a\/b\\c\"d\u00e9\ud83d\ude00\n\t\b\f\r`))
+	f.Add([]byte(`plain`))
+	f.Fuzz(func(t *testing.T, s []byte) {
+		body := append(append([]byte{'"'}, s...), '"')
+		end, _, ok := wsString(body, 1)
+		if !ok || end != len(body)-1 {
+			return
+		}
+		var want string
+		if err := json.Unmarshal(body, &want); err != nil {
+			t.Fatalf("encoding/json refuses %q: %v", body, err)
+		}
+		if got := wsUnescape(nil, s); string(got) != want {
+			t.Fatalf("%q: %q, encoding/json %q", s, got, want)
+		}
+	})
+}
