@@ -767,3 +767,26 @@ func uploadSize(i int64, lo, hi int) int {
 	r := rand.New(rand.NewPCG(1, uint64(i)))
 	return lo + r.IntN(hi-lo+1)
 }
+
+// swarm runs n workers that each take the next index (0, 1, 2, ...) and
+// call job with it, until ctx ends or job returns false; it returns when
+// all of them have.
+func swarm(ctx context.Context, n int, job func(i int) bool) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for ctx.Err() == nil && job(int(next.Add(1))-1) {
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// status is resp's status code, 0 without a response.
+func status(resp *http.Response) int {
+	if resp == nil {
+		return 0
+	}
+	return resp.StatusCode
+}

@@ -98,7 +98,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -205,33 +204,24 @@ func rows() []*row {
 				ctx, cancel := context.WithTimeout(ctx, attackFor)
 				defer cancel()
 				c := tg.client(512, time.Minute)
-				var next atomic.Int64
-				var wg sync.WaitGroup
-				for range 512 {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for ctx.Err() == nil {
-							i := next.Add(1)
-							body, n := streamedUpload(fmt.Sprintf("live;attack;r1;n=%d", i), uploadSize(i, 5_000_000, 15_000_000))
-							resp, err := post(ctx, c, tg.url, body, n)
-							if ctx.Err() != nil {
-								tg.t.add("cut at the end", 1)
-								return
-							}
-							if err == nil {
-								tg.t.result(resp.StatusCode, nil)
-								if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "" {
-									tg.t.add("503 with Retry-After", 1)
-								}
-							} else {
-								tg.t.result(0, err)
-								time.Sleep(10 * time.Millisecond)
-							}
-						}
-					}()
-				}
-				wg.Wait()
+				swarm(ctx, 512, func(i int) bool {
+					body, n := streamedUpload(fmt.Sprintf("live;attack;r1;n=%d", i+1), uploadSize(int64(i+1), 5_000_000, 15_000_000))
+					resp, err := post(ctx, c, tg.url, body, n)
+					if ctx.Err() != nil {
+						tg.t.add("cut at the end", 1)
+						return false
+					}
+					if err != nil {
+						tg.t.result(0, err)
+						time.Sleep(10 * time.Millisecond)
+						return true
+					}
+					tg.t.result(resp.StatusCode, nil)
+					if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "" {
+						tg.t.add("503 with Retry-After", 1)
+					}
+					return true
+				})
 			},
 			criterion: "generic only",
 			check: func(r *row, bare, gated *variant) (string, bool) {
@@ -328,28 +318,15 @@ func rows() []*row {
 				ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 				defer cancel()
 				c := tg.client(64, 30*time.Second)
-				var next atomic.Int64
-				var wg sync.WaitGroup
-				for range 64 {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for ctx.Err() == nil {
-							i := int(next.Add(1)) - 1
-							if i >= len(r.bodies) {
-								return
-							}
-							b := r.bodies[i].data
-							resp, err := post(ctx, c, tg.url, bytes.NewReader(b), int64(len(b)))
-							if err != nil {
-								tg.t.result(0, err)
-								continue
-							}
-							tg.t.result(resp.StatusCode, nil)
-						}
-					}()
-				}
-				wg.Wait()
+				swarm(ctx, 64, func(i int) bool {
+					if i >= len(r.bodies) {
+						return false
+					}
+					b := r.bodies[i].data
+					resp, err := post(ctx, c, tg.url, bytes.NewReader(b), int64(len(b)))
+					tg.t.result(status(resp), err)
+					return true
+				})
 			},
 			criterion: "no decision logged with \"circuit breaker open\"",
 			check: func(r *row, bare, gated *variant) (string, bool) {
@@ -394,31 +371,18 @@ func rows() []*row {
 				ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 				defer cancel()
 				c := tg.client(8, 30*time.Second)
-				var next atomic.Int64
-				var wg sync.WaitGroup
-				for range 8 {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for ctx.Err() == nil {
-							i := int(next.Add(1)) - 1
-							if i >= len(r.bodies) {
-								return
-							}
-							b := r.bodies[i].data
-							resp, err := post(ctx, c, tg.url, bytes.NewReader(b), int64(len(b)))
-							if err != nil {
-								tg.t.result(0, err)
-								continue
-							}
-							tg.t.result(resp.StatusCode, nil)
-							if resp.StatusCode == http.StatusOK && i%2 == 0 {
-								tg.t.add("spoofs passed", 1)
-							}
-						}
-					}()
-				}
-				wg.Wait()
+				swarm(ctx, 8, func(i int) bool {
+					if i >= len(r.bodies) {
+						return false
+					}
+					b := r.bodies[i].data
+					resp, err := post(ctx, c, tg.url, bytes.NewReader(b), int64(len(b)))
+					tg.t.result(status(resp), err)
+					if err == nil && resp.StatusCode == http.StatusOK && i%2 == 0 {
+						tg.t.add("spoofs passed", 1)
+					}
+					return true
+				})
 			},
 			criterion: "the other host receives 0 requests; 0 spoofs pass",
 			check: func(r *row, bare, gated *variant) (string, bool) {
@@ -458,29 +422,18 @@ func rows() []*row {
 				ctx, cancel := context.WithTimeout(ctx, attackFor*2/3)
 				defer cancel()
 				c := tg.client(64, time.Minute)
-				var next atomic.Int64
-				var wg sync.WaitGroup
-				for range 64 {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for ctx.Err() == nil {
-							i := next.Add(1)
-							b := multipartJPEG(vendortest.SampleJPEG(fmt.Sprintf("live;attack;r6;n=%d", i))).data
-							resp, err := post(ctx, c, tg.url, bytes.NewReader(b), int64(len(b)))
-							if ctx.Err() != nil {
-								return
-							}
-							if err != nil {
-								tg.t.result(0, err)
-								time.Sleep(10 * time.Millisecond)
-								continue
-							}
-							tg.t.result(resp.StatusCode, nil)
-						}
-					}()
-				}
-				wg.Wait()
+				swarm(ctx, 64, func(i int) bool {
+					b := multipartJPEG(vendortest.SampleJPEG(fmt.Sprintf("live;attack;r6;n=%d", i+1))).data
+					resp, err := post(ctx, c, tg.url, bytes.NewReader(b), int64(len(b)))
+					if ctx.Err() != nil {
+						return false
+					}
+					tg.t.result(status(resp), err)
+					if err != nil {
+						time.Sleep(10 * time.Millisecond)
+					}
+					return true
+				})
 			},
 			criterion: "generic only",
 			check: func(r *row, bare, gated *variant) (string, bool) {
