@@ -119,8 +119,10 @@ var frameHeaders = map[string]string{
 // Content-Type, "" when there is none.
 func contentType(h http.Header) (string, *Error) {
 	for k := range h {
-		lk := strings.ToLower(k)
-		if canon, ok := frameHeaders[headerSpelling.Replace(lk)]; ok && k != canon {
+		if n := len(k); n != 12 && n != 14 && n != 16 && n != 17 {
+			continue // no framing header is spelled with another length
+		}
+		if canon, ok := frameHeaders[headerSpelling.Replace(strings.ToLower(k))]; ok && k != canon {
 			return "", ambiguous("header-spelling", "a %s header spelled otherwise", canon)
 		}
 	}
