@@ -51,13 +51,13 @@ vet:
 	$(GO) vet ./...
 
 # The packages under internal/ are Caddy-free and know no vendor, and the
-# offline check's own packages (vendors/local/graph, kernels, preproc,
-# weights) are Caddy-free: the compiler holds those rules through this check.
+# offline check's own packages (vendors/local/detect, graph, kernels,
+# preproc, weights) are Caddy-free: the compiler holds those rules through this check.
 deps-check:
 	@bad=$$($(GO) list -f '{{.ImportPath}}: {{join .Deps " "}}' ./internal/... | \
 		grep -E ' (github.com/caddyserver/caddy|github.com/caddy-liveness/caddy-liveness/vendors)' | cut -d: -f1); \
 	if [ -n "$$bad" ]; then echo "internal packages importing Caddy or the vendors:"; echo "$$bad"; exit 1; fi
-	@bad=$$($(GO) list -f '{{.ImportPath}}: {{join .Deps " "}}' ./vendors/local/graph ./vendors/local/kernels ./vendors/local/preproc ./vendors/local/weights | \
+	@bad=$$($(GO) list -f '{{.ImportPath}}: {{join .Deps " "}}' ./vendors/local/detect ./vendors/local/graph ./vendors/local/kernels ./vendors/local/preproc ./vendors/local/weights | \
 		grep -E ' github.com/caddyserver/caddy' | cut -d: -f1); \
 	if [ -n "$$bad" ]; then echo "offline-check packages importing Caddy:"; echo "$$bad"; exit 1; fi
 
