@@ -202,19 +202,19 @@ func TestMaxImages(t *testing.T) {
 	}
 }
 
-// slowVendor answers after delay and records the SHA-256 of what it was
-// sent, read only when it answers: after the request that asked is gone.
+// slowVendor answers once release is closed and records the SHA-256 of
+// what it was sent, read only then: after the request that asked is gone.
 type slowVendor struct {
-	delay time.Duration
-	sums  chan [32]byte
-	calls atomic.Int32
+	release chan struct{}
+	sums    chan [32]byte
+	calls   atomic.Int32
 }
 
 func (v *slowVendor) Name() string                    { return "slow" }
 func (v *slowVendor) Profile(*vendors.Request) string { return "slow" }
 func (v *slowVendor) Check(ctx context.Context, r *vendors.Request) (vendors.Result, error) {
 	v.calls.Add(1)
-	time.Sleep(v.delay)
+	<-v.release
 	v.sums <- sha256.Sum256(r.Media.Data)
 	return vendors.Result{Class: vendors.ClassFace, Score: 0.9, HasScore: true}, nil
 }
@@ -223,7 +223,7 @@ func (v *slowVendor) Check(ctx context.Context, r *vendors.Request) (vendors.Res
 // their budget) until it ends: the bytes it reads are intact, and then all
 // is given back.
 func TestVendorCallOutlivingItsRequestKeepsTheImage(t *testing.T) {
-	v := &slowVendor{delay: 300 * time.Millisecond, sums: make(chan [32]byte, 1)}
+	v := &slowVendor{release: make(chan struct{}), sums: make(chan [32]byte, 1)}
 	h, _ := testHandler(t, func(h *Handler) { h.Timeout = caddy.Duration(50 * time.Millisecond) }, v)
 	img := vendortest.SampleJPEGSize("live", 200_000)
 	ct, body := multipartBody(t, "selfie", img)
@@ -238,6 +238,7 @@ func TestVendorCallOutlivingItsRequestKeepsTheImage(t *testing.T) {
 		ct2, body2 := multipartBody(t, "selfie", bytes.Repeat([]byte{1}, 200_000))
 		serve(h, post(ct2, body2), &upstream{})
 	}
+	close(v.release)
 	if got := <-v.sums; got != sha256.Sum256(img) {
 		t.Fatal("the vendor read an image overwritten after its request ended")
 	}

@@ -1,9 +1,6 @@
 package detect
 
 import (
-	"compress/gzip"
-	"encoding/json"
-	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/caddy-liveness/caddy-liveness/vendors/local/graph"
+	"github.com/caddy-liveness/caddy-liveness/vendors/local/internal/golden"
 	"github.com/caddy-liveness/caddy-liveness/vendors/local/preproc"
 )
 
@@ -47,21 +45,10 @@ type goldenCase struct {
 func loadGolden(t testing.TB) (string, []goldenCase) {
 	t.Helper()
 	dir := localModelDir(t)
-	f, err := os.Open(filepath.Join(dir, "golden_retinaface", "golden_retinaface.json.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g struct {
 		Cases []goldenCase `json:"cases"`
 	}
-	if err := json.NewDecoder(zr).Decode(&g); err != nil {
-		t.Fatal(err)
-	}
+	golden.ReadJSON(t, filepath.Join(dir, "golden_retinaface", "golden_retinaface.json.gz"), &g)
 	if len(g.Cases) == 0 {
 		t.Fatal("no golden cases")
 	}
@@ -70,16 +57,7 @@ func loadGolden(t testing.TB) (string, []goldenCase) {
 
 func loadPNG(t testing.TB, path string) *preproc.Image {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return preproc.FromImage(img)
+	return preproc.FromImage(golden.PNG(t, path))
 }
 
 var (

@@ -1,15 +1,12 @@
 package graph
 
 import (
-	"compress/gzip"
-	"encoding/json"
-	"image/png"
 	"math"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 
+	"github.com/caddy-liveness/caddy-liveness/vendors/local/internal/golden"
 	"github.com/caddy-liveness/caddy-liveness/vendors/local/weights"
 )
 
@@ -48,22 +45,6 @@ func loadGraphs(t testing.TB) map[string]*Graph {
 	return graphs
 }
 
-func readGzJSON(t testing.TB, path string, v any) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.NewDecoder(zr).Decode(v); err != nil {
-		t.Fatal(err)
-	}
-}
-
 type minifasGolden struct {
 	Cases []struct {
 		Model  string
@@ -78,7 +59,7 @@ func modelFile(model string) string { return model + ".onnx" }
 func checkMiniFAS(t *testing.T, path string) {
 	gs := loadGraphs(t)
 	var gold minifasGolden
-	readGzJSON(t, path, &gold)
+	golden.ReadJSON(t, path, &gold)
 	if len(gold.Cases) == 0 {
 		t.Fatal("no cases")
 	}
@@ -125,15 +106,7 @@ type retinaGolden struct {
 // network: BGR minus (104, 117, 123), NCHW, no scaling.
 func detInput(t testing.TB, path string) Tensor {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := golden.PNG(t, path)
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	data := make([]float32, 3*w*h)
@@ -152,7 +125,7 @@ func detInput(t testing.TB, path string) Tensor {
 func TestRetinaFaceGolden(t *testing.T) {
 	g := loadGraphs(t)[weights.RetinaFace]
 	var gold retinaGolden
-	readGzJSON(t, "testdata/golden_retinaface_heads.json.gz", &gold)
+	golden.ReadJSON(t, "testdata/golden_retinaface_heads.json.gz", &gold)
 	s := g.NewSession()
 	var worstAbs, worstRel float64
 	for _, c := range gold.Cases {
@@ -231,7 +204,7 @@ func TestSessionReuse(t *testing.T) {
 func TestConcurrentRuns(t *testing.T) {
 	gs := loadGraphs(t)
 	var gold minifasGolden
-	readGzJSON(t, "testdata/golden_minifas.json.gz", &gold)
+	golden.ReadJSON(t, "testdata/golden_minifas.json.gz", &gold)
 	det := detInput(t, "testdata/minivision_image_T1.det_input.png")
 	ref, err := gs[weights.RetinaFace].Run(det)
 	if err != nil {
@@ -292,7 +265,7 @@ func benchModel(b *testing.B, name string, in Tensor) {
 
 func miniFASInput(b *testing.B) Tensor {
 	var gold minifasGolden
-	readGzJSON(b, "testdata/golden_minifas.json.gz", &gold)
+	golden.ReadJSON(b, "testdata/golden_minifas.json.gz", &gold)
 	return Tensor{Shape: []int{1, 3, 80, 80}, Data: gold.Cases[0].Input}
 }
 

@@ -464,12 +464,10 @@ func depthwise(x, w, y []float32, C, H, W, OH, OW int, g convGeom, pad []float32
 // ix*sw + kx - pl]; output size (H-1)*sh + kh - pt - pb. It runs as a GEMM
 // (Wᵀ x X) followed by col2im.
 type convTranspose struct {
-	g     convGeom
-	c, m  int
-	wt    []float32 // [M*kh*kw, C]: W transposed
-	bias  []float32
-	opadH int
-	opadW int
+	g    convGeom
+	c, m int
+	wt   []float32 // [M*kh*kw, C]: W transposed
+	bias []float32
 }
 
 func newConvTranspose(a *attrs, w, b *value) (op, error) {

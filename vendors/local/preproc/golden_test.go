@@ -1,12 +1,11 @@
 package preproc
 
 import (
-	"compress/gzip"
-	"encoding/json"
-	"image/png"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/caddy-liveness/caddy-liveness/vendors/local/internal/golden"
 )
 
 // The golden data of minivision's own pipeline run with OpenCV 4.6 on its
@@ -41,21 +40,10 @@ type goldenCase struct {
 
 func loadGolden(t testing.TB) (string, []goldenCase) {
 	dir := localModelDir(t)
-	f, err := os.Open(filepath.Join(dir, "golden_retinaface", "golden_retinaface.json.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g struct {
 		Cases []goldenCase `json:"cases"`
 	}
-	if err := json.NewDecoder(zr).Decode(&g); err != nil {
-		t.Fatal(err)
-	}
+	golden.ReadJSON(t, filepath.Join(dir, "golden_retinaface", "golden_retinaface.json.gz"), &g)
 	if len(g.Cases) == 0 {
 		t.Fatal("no golden cases")
 	}
@@ -64,16 +52,7 @@ func loadGolden(t testing.TB) (string, []goldenCase) {
 
 func loadPNG(t testing.TB, path string) *Image {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return FromImage(img)
+	return FromImage(golden.PNG(t, path))
 }
 
 // compareImages reports the number of differing channel values and the largest difference.
