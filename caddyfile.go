@@ -36,11 +36,15 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        base_url <url>                    # default the vendor's production URL
 //	        insecure_http                     # allow an http:// base_url to a non-loopback host
 //	    }
+//	    vendor local {                        # the offline check: no image leaves the machine
+//	        max_concurrent <n>                # inferences at once; default GOMAXPROCS
+//	    }
 //	    source multipart <field...>           # multipart file fields holding images
 //	    source json <pointer...>              # RFC 6901 JSON pointers to base64 or data-URI strings
 //	    source form <field...>                # urlencoded fields holding base64 or data URIs
 //	    source body                           # the raw body is the image (image/* content types)
-//	    threshold   <0..1>                    # default: the vendor's own (0.55 antispoofing, 0.50 robust)
+//	    threshold   <0..1>                    # default: the vendor's own (0.55 antispoofing, 0.50 robust, 0.5 local)
+//	    prescreen                             # the local face detector refuses faceless images before a paid vendor
 //	    mode        enforce|annotate|shadow   # default enforce
 //	    on_error    deny|allow                # vendor unreachable / failing; default deny
 //	    on_no_face  deny|allow                # default deny
@@ -136,6 +140,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			if err := h.unmarshalBreaker(d); err != nil {
 				return err
+			}
+			continue
+		case "prescreen":
+			// A flag: alone, or with true or false.
+			switch args := d.RemainingArgs(); {
+			case len(args) == 0:
+				h.Prescreen = true
+			case len(args) == 1 && (args[0] == "true" || args[0] == "false"):
+				h.Prescreen = args[0] == "true"
+			default:
+				return d.Errf("prescreen is a flag: give it alone, or with true or false")
 			}
 			continue
 		}

@@ -149,6 +149,8 @@ func TestCaddyfileErrors(t *testing.T) {
 		"unknown vendor":          "vendor acme {\n key k\n}",
 		"unknown vendor option":   "vendor spoofsense {\n api_key k\n region eu\n}",
 		"duplicate vendor option": "vendor spoofsense {\n api_key k\n api_key j\n}",
+		"prescreen with a word":   "prescreen yes",
+		"prescreen twice":         "prescreen\nprescreen false",
 	}
 	for name, body := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -166,6 +168,27 @@ func TestCaddyfileErrors(t *testing.T) {
 	}
 	if _, err := parse("liveness extra {\n" + vendor + "}"); err == nil {
 		t.Fatal("accepted an argument after liveness")
+	}
+}
+
+// vendor local needs no option; prescreen is a flag.
+func TestCaddyfileLocalAndPrescreen(t *testing.T) {
+	h, err := parse("liveness {\n vendor spoofsense {\n  api_key k\n }\n vendor local\n prescreen\n}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.VendorsRaw) != 2 || !h.Prescreen {
+		t.Fatalf("vendors %d, prescreen %v", len(h.VendorsRaw), h.Prescreen)
+	}
+	if got := string(h.VendorsRaw[1]); got != `{"name":"local"}` {
+		t.Fatalf("vendor local as %s", got)
+	}
+	h, err = parse("liveness {\n vendor local {\n  max_concurrent 3\n }\n prescreen false\n}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(h.VendorsRaw[0]); got != `{"max_concurrent":3,"name":"local"}` || h.Prescreen {
+		t.Fatalf("vendor local as %s, prescreen %v", got, h.Prescreen)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/textproto"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -146,7 +147,15 @@ type Handler struct {
 	// resolved at provisioning.
 	SignKey string `json:"sign_key,omitempty"`
 
+	// Prescreen runs the offline face detector of vendor local before the
+	// vendors that send the image away: an image with no face, several
+	// faces or a face too small to judge gets no_face (reasons
+	// face_not_detected, several_faces, face_too_small) without a vendor
+	// call. Its answers are cached like a vendor's.
+	Prescreen bool `json:"prescreen,omitempty"`
+
 	vendors   []vendors.Vendor
+	prescreen *vendors.Prescreen // nil unless Prescreen
 	signKey   []byte
 	guards    []*guard         // one per vendor, same order
 	now       func() time.Time // the clock of duplicate windows; tests set it
@@ -238,6 +247,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if len(h.vendors) == 0 {
 		return fmt.Errorf("liveness: at least one vendor is required")
+	}
+	if h.Prescreen {
+		if h.prescreen, err = vendors.NewPrescreen(runtime.GOMAXPROCS(0)); err != nil {
+			return fmt.Errorf("liveness: %w", err)
+		}
 	}
 
 	ttl, entries := time.Duration(h.Cache.TTL), h.Cache.MaxEntries

@@ -295,9 +295,16 @@ func (h *Handler) sightings(ctx context.Context, media []extract.Medium) int {
 // vendor may not have.
 func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32]byte, l *lease) outcome {
 	var o outcome
+	screened := false
 	for i, v := range h.vendors {
 		profile := v.Profile(req)
 		res, hit := h.state.get(ctx, profile, sum)
+		if !hit && !screened && h.prescreen != nil && !isLocal(v) {
+			screened = true
+			if o, refused := h.screen(ctx, req, sum); refused {
+				return o
+			}
+		}
 		var err error
 		if hit {
 			metrics.cache.WithLabelValues("hit").Inc()
@@ -321,6 +328,38 @@ func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32
 	}
 	o.sums = []string{fmt.Sprintf("%x", sum)}
 	return o
+}
+
+// isLocal reports whether v is the offline check, which screens its images
+// itself.
+func isLocal(v vendors.Vendor) bool {
+	_, ok := v.(*vendors.Local)
+	return ok
+}
+
+// screen runs the prescreen on a medium about to be sent to a vendor and
+// reports whether it refused it, with the outcome. A prescreen that fails
+// (an image it cannot decode, no slot in time) refuses nothing: the
+// vendor judges the image as it would have without it.
+func (h *Handler) screen(ctx context.Context, req *vendors.Request, sum [32]byte) (outcome, bool) {
+	profile := h.prescreen.Profile()
+	res, hit := h.state.get(ctx, profile, sum)
+	if !hit {
+		var err error
+		if res, err = h.prescreen.Screen(ctx, req); err != nil {
+			h.logger.Debug("prescreen failed; the vendor judges the image", zap.String("error", err.Error()))
+			return outcome{}, false
+		}
+		h.state.set(ctx, profile, sum, res)
+	}
+	if res.Class != vendors.ClassNoFace {
+		return outcome{}, false
+	}
+	metrics.prescreened.WithLabelValues(res.Reason).Inc()
+	o := decide(res, h.Threshold)
+	o.vendor, o.cacheHit = "prescreen", hit
+	o.sums = []string{fmt.Sprintf("%x", sum)}
+	return o, true
 }
 
 // shareOfDeadline gives a vendor its share of what is left of the deadline when

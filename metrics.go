@@ -22,6 +22,7 @@ var (
 		inflight       *prometheus.GaugeVec
 		duplicates     *prometheus.CounterVec
 		redisErrors    *prometheus.CounterVec
+		prescreened    *prometheus.CounterVec
 	}
 )
 
@@ -60,6 +61,10 @@ func initMetrics() {
 		Namespace: ns, Subsystem: sub, Name: "redis_errors_total",
 		Help: "Failed Redis operations by operation (get, set, sight, lock, poll, unlock, purge, len); each one fell back to local memory.",
 	}, []string{"op"})
+	metrics.prescreened = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: sub, Name: "prescreen_refusals_total",
+		Help: "Images the prescreen refused without a vendor call (each one a call saved), by reason: face_not_detected, several_faces, face_too_small.",
+	}, []string{"reason"})
 }
 
 // registerMetrics puts the collectors on a configuration's registry; a
@@ -72,7 +77,7 @@ func registerMetrics(reg prometheus.Registerer) error {
 	}
 	for _, c := range []prometheus.Collector{
 		metrics.checks, metrics.cache, metrics.vendorDuration, metrics.vendorErrors,
-		metrics.breaker, metrics.inflight, metrics.duplicates, metrics.redisErrors,
+		metrics.breaker, metrics.inflight, metrics.duplicates, metrics.redisErrors, metrics.prescreened,
 	} {
 		if err := reg.Register(c); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
 			return err

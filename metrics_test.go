@@ -92,7 +92,7 @@ caddy_liveness_checks_total{vendor="reloadvendor",verdict="live"} 2
 		for _, m := range mf.GetMetric() {
 			for _, l := range m.GetLabel() {
 				switch l.GetName() {
-				case "vendor", "verdict", "result", "outcome", "kind", "action":
+				case "vendor", "verdict", "result", "outcome", "kind", "action", "reason", "op":
 				default:
 					t.Errorf("%s has label %s", mf.GetName(), l.GetName())
 				}

@@ -1,7 +1,10 @@
 # Build, run and test caddy-liveness. Usage: make -f xcaddy.mk <target>
 #   build  writes ./caddy (Caddy with this module) with the xcaddy pinned in go.mod
-#   run    builds, starts the vendor emulators and a demo upstream on
-#          loopback, and runs examples/Caddyfile on http://localhost:8080
+#   run    builds, starts a demo upstream on loopback and runs
+#          examples/Caddyfile (vendor local: the offline check) on
+#          http://localhost:8080
+#   run-emulator  the same with the vendor emulators on loopback and
+#          examples/emulator.Caddyfile (verdicts by marker, see the README)
 #   test   everything CI runs: gofmt, go vet, the Caddy-free check of
 #          internal/, go test -race, fuzz targets for FUZZTIME each,
 #          build smoke test, two-instance test, differential suite,
@@ -29,7 +32,7 @@ UPSTREAM_ADDR ?= 127.0.0.1:9781
 GO            ?= go
 FUZZTIME      ?= 10s
 
-.PHONY: build run test fmt-check vet deps-check unit fuzz soak hostile smoke emulator multiinstance bench differential
+.PHONY: build run run-emulator test fmt-check vet deps-check unit fuzz soak hostile smoke emulator multiinstance bench differential
 
 build:
 	$(GO) tool xcaddy build $(CADDY_VERSION) --with $(MODULE)@v0.0.0=. --output ./caddy
@@ -37,11 +40,17 @@ build:
 emulator:
 	$(GO) build -o ./liveness-emulator ./cmd/liveness-emulator
 
-# The emulator stops when Caddy does (Ctrl-C).
+# The emulator (here only the demo upstream's echo; with run-emulator the
+# vendor APIs too) stops when Caddy does (Ctrl-C).
 run: build emulator
 	@./liveness-emulator -listen $(EMULATOR_ADDR) -echo $(UPSTREAM_ADDR) & \
 	emu=$$!; trap 'kill $$emu 2>/dev/null' EXIT INT TERM; \
 	./caddy run --config examples/Caddyfile --adapter caddyfile
+
+run-emulator: build emulator
+	@./liveness-emulator -listen $(EMULATOR_ADDR) -echo $(UPSTREAM_ADDR) & \
+	emu=$$!; trap 'kill $$emu 2>/dev/null' EXIT INT TERM; \
+	./caddy run --config examples/emulator.Caddyfile --adapter caddyfile
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -95,10 +104,11 @@ bench: build
 smoke: build
 	./caddy list-modules > .modules.txt
 	grep -qx 'http.handlers.liveness' .modules.txt
-	for m in spoofsense videosdk facia verifik; do grep -qx "http.handlers.liveness.vendors.$$m" .modules.txt; done
+	for m in spoofsense videosdk facia verifik local; do grep -qx "http.handlers.liveness.vendors.$$m" .modules.txt; done
 	grep -qx 'admin.api.liveness' .modules.txt
 	./caddy liveness check --help > /dev/null
-	./caddy adapt --config examples/Caddyfile --adapter caddyfile > /dev/null
+	for f in examples/Caddyfile examples/emulator.Caddyfile; do ./caddy adapt --config $$f --adapter caddyfile > /dev/null; done
+	scripts/offline-check.sh ./caddy
 	@rm -f .modules.txt
 	@echo "smoke: ok"
 

@@ -10,6 +10,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -155,6 +157,22 @@ func start(t *testing.T) *env {
 			}
 			reverse_proxy %[2]s
 		}
+		route /local {
+			liveness {
+				vendor local
+			}
+			reverse_proxy %[2]s
+		}
+		route /prescreen {
+			liveness {
+				vendor spoofsense {
+					api_key {env.LIVENESS_IT_KEY}
+					base_url %[1]s
+				}
+				prescreen
+			}
+			reverse_proxy %[2]s
+		}
 		handle_errors {
 			header Content-Type application/json
 			respond `+"`"+`{"error": "{err.message}", "status": {err.status_code}, "id": "{err.id}"}`+"`"+`
@@ -215,6 +233,20 @@ func adminPost(t *testing.T, path, body string) (*http.Response, string) {
 	return resp, string(b)
 }
 
+// grayPNG is a picture without a face.
+func grayPNG(t *testing.T) []byte {
+	t.Helper()
+	m := image.NewGray(image.Rect(0, 0, 320, 240))
+	for i := range m.Pix {
+		m.Pix[i] = uint8(90 + i%11)
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, m); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
 func sum(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
@@ -246,6 +278,50 @@ func TestLiveness(t *testing.T) {
 		}
 		if resp.Header.Get("X-Liveness-Score") != "" {
 			t.Error("the client saw a score")
+		}
+	})
+
+	t.Run("vendor local judges real faces", func(t *testing.T) {
+		for _, c := range []struct {
+			face   string
+			status int
+		}{{"T1", 200}, {"F1", 403}, {"F2", 403}} {
+			img, err := os.ReadFile(filepath.Join("..", "vendors", "local", "preproc", "testdata", "local-model", "faces", "minivision_image_"+c.face+".jpg"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ct, body := multipartUpload(t, img)
+			e.up.Reset()
+			resp, _ := e.post(t, "/local", ct, body)
+			if resp.StatusCode != c.status {
+				t.Fatalf("%s: status %d, want %d", c.face, resp.StatusCode, c.status)
+			}
+			if c.status == 200 {
+				got := e.up.Requests()[0]
+				if !bytes.Equal(got.Body, body) || got.Header.Get("X-Liveness-Vendor") != "local" || got.Header.Get("X-Liveness-Verdict") != "live" {
+					t.Fatalf("%s: upstream got headers %v", c.face, got.Header)
+				}
+			} else if e.up.Count() != 0 {
+				t.Fatalf("%s reached the upstream", c.face)
+			}
+		}
+	})
+
+	t.Run("the prescreen refuses a faceless image without a vendor call", func(t *testing.T) {
+		calls := e.emu.CallCount()
+		ct, body := multipartUpload(t, grayPNG(t))
+		resp, _ := e.post(t, "/prescreen", ct, body)
+		if resp.StatusCode != 422 || e.emu.CallCount() != calls {
+			t.Fatalf("status %d, vendor calls %d -> %d", resp.StatusCode, calls, e.emu.CallCount())
+		}
+		img, err := os.ReadFile(filepath.Join("..", "vendors", "local", "preproc", "testdata", "local-model", "faces", "minivision_image_T1.jpg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct, body = multipartUpload(t, img)
+		e.post(t, "/prescreen", ct, body)
+		if e.emu.CallCount() != calls+1 {
+			t.Fatalf("a face was not sent to the vendor: calls %d -> %d", calls, e.emu.CallCount())
 		}
 	})
 

@@ -294,3 +294,113 @@ func (d *Detector) Detect(img *preproc.Image) (box [4]int, conf float32, err err
 	defer d.pool.Put(s)
 	return Best(img, s)
 }
+
+// Face is one detected face: its box in the image's pixels as [x, y, width, height] (get_bbox's
+// list) and its face-class confidence.
+type Face struct {
+	Box  [4]int
+	Conf float32
+}
+
+// NMSThreshold is deploy.prototxt's DetectionOutput nms_threshold: of two boxes overlapping by more
+// than this intersection over union, the less confident is dropped.
+const NMSThreshold = 0.3
+
+// Faces decodes the six head tensors of a detector input of inW x inH pixels, given for an image
+// of imgW x imgH pixels, and returns the faces whose confidence is at least minConf after
+// DetectionOutput's non-maximum suppression (OpenCV's NMSFast: most confident first, on ties the
+// prior that comes first, a box kept when it overlaps no kept box by more than NMSThreshold; at
+// most 400 candidates, deploy.prototxt's top_k). The first face, when there is one, is the box
+// BestRelative returns.
+func Faces(heads []graph.Tensor, inW, inH, imgW, imgH int, minConf float32) ([]Face, error) {
+	if inW <= 0 || inH <= 0 {
+		return nil, fmt.Errorf("detect: input size %dx%d", inW, inH)
+	}
+	hs, err := sortHeads(heads)
+	if err != nil {
+		return nil, err
+	}
+	type cand struct {
+		rel  [4]float32
+		conf float32
+	}
+	var cands []cand
+	for li, hd := range hs {
+		n := hd.h * hd.w
+		for i := 0; i < n; i++ {
+			for a := 0; a < 2; a++ {
+				c := faceProb(hd.conf[(2*a)*n+i], hd.conf[(2*a+1)*n+i])
+				if c < minConf {
+					continue
+				}
+				var loc [4]float32
+				for k := range loc {
+					loc[k] = hd.loc[(4*a+k)*n+i]
+				}
+				prior := priorBox(levels[li], a, i%hd.w, i/hd.w, float32(inW), float32(inH))
+				cands = append(cands, cand{decode(prior, loc), c})
+			}
+		}
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i].conf > cands[j].conf })
+	const topK = 400
+	if len(cands) > topK {
+		cands = cands[:topK]
+	}
+	var kept []cand
+	for _, c := range cands {
+		ok := true
+		for _, k := range kept {
+			if iou(c.rel, k.rel) > NMSThreshold {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			kept = append(kept, c)
+		}
+	}
+	faces := make([]Face, len(kept))
+	for i, k := range kept {
+		faces[i] = Face{Box: PixelBox(k.rel, imgW, imgH), Conf: k.conf}
+	}
+	return faces, nil
+}
+
+// iou is the intersection over union of two boxes (xmin, ymin, xmax, ymax), as OpenCV's
+// JaccardOverlap for normalised boxes: 0 when they do not intersect.
+func iou(a, b [4]float32) float32 {
+	if b[0] > a[2] || b[2] < a[0] || b[1] > a[3] || b[3] < a[1] {
+		return 0
+	}
+	iw := min(a[2], b[2]) - max(a[0], b[0])
+	ih := min(a[3], b[3]) - max(a[1], b[1])
+	inter := iw * ih
+	area := func(r [4]float32) float32 {
+		if r[2] < r[0] || r[3] < r[1] {
+			return 0
+		}
+		return (r[2] - r[0]) * (r[3] - r[1])
+	}
+	u := area(a) + area(b) - inter
+	if u <= 0 {
+		return 0
+	}
+	return inter / u
+}
+
+// DetectFaces runs the detector on img with a session from the pool and returns Faces' result for
+// img; it is safe for concurrent use.
+func (d *Detector) DetectFaces(img *preproc.Image, minConf float32) ([]Face, error) {
+	in, err := Input(img)
+	if err != nil {
+		return nil, err
+	}
+	s := d.pool.Get().(*graph.Session)
+	defer d.pool.Put(s)
+	heads, err := s.Run(in)
+	if err != nil {
+		return nil, fmt.Errorf("detect: %w", err)
+	}
+	return Faces(heads, in.Shape[3], in.Shape[2], img.W, img.H, minConf)
+}

@@ -270,3 +270,66 @@ func BenchmarkPostProcess(b *testing.B) {
 		}
 	}
 }
+
+// Faces on OpenCV's own head tensors: the first face is the golden best box, no two faces overlap
+// by more than NMSThreshold, confidences are sorted, and a threshold above the best leaves none.
+func TestGoldenFaces(t *testing.T) {
+	_, cases := loadGolden(t)
+	for _, c := range cases {
+		var heads []graph.Tensor
+		for _, h := range c.Heads {
+			heads = append(heads, graph.Tensor{Shape: h.Shape, Data: h.Data})
+		}
+		all, err := Faces(heads, c.DetInputWH[0], c.DetInputWH[1], c.ImageWH[0], c.ImageWH[1], 1e-4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) < 2 || all[0].Box != c.Best.BBox || math.Abs(float64(all[0].Conf)-c.Best.Conf) > 1e-6 {
+			t.Fatalf("%s: faces %v, want the first to be %v (%v) among several candidates", c.Image, all, c.Best.BBox, c.Best.Conf)
+		}
+		for i := 1; i < len(all); i++ {
+			if all[i].Conf > all[i-1].Conf {
+				t.Fatalf("%s: confidences not sorted: %v", c.Image, all)
+			}
+			for j := range i {
+				if o := iou(pixelRect(all[i].Box), pixelRect(all[j].Box)); o > NMSThreshold+0.02 {
+					t.Fatalf("%s: faces %v and %v overlap by %.2f after suppression", c.Image, all[i], all[j], o)
+				}
+			}
+		}
+		t.Logf("%s: %d candidates at 1e-4; second %v", c.Image, len(all), all[1])
+		strict, err := Faces(heads, c.DetInputWH[0], c.DetInputWH[1], c.ImageWH[0], c.ImageWH[1], 0.6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(strict) != 1 {
+			t.Errorf("%s: %d faces at 0.6, want 1: %v", c.Image, len(strict), strict)
+		}
+		none, _ := Faces(heads, c.DetInputWH[0], c.DetInputWH[1], c.ImageWH[0], c.ImageWH[1], float32(c.Best.Conf)+1e-3)
+		if len(none) != 0 {
+			t.Errorf("%s: faces above the best confidence: %v", c.Image, none)
+		}
+	}
+}
+
+func TestIoU(t *testing.T) {
+	for _, c := range []struct {
+		a, b [4]float32
+		want float32
+	}{
+		{[4]float32{0, 0, 1, 1}, [4]float32{0, 0, 1, 1}, 1},
+		{[4]float32{0, 0, 1, 1}, [4]float32{2, 2, 3, 3}, 0},
+		{[4]float32{0, 0, 2, 1}, [4]float32{1, 0, 3, 1}, 1.0 / 3},
+		{[4]float32{0, 0, 4, 4}, [4]float32{1, 1, 2, 2}, 1.0 / 16},
+	} {
+		if got := iou(c.a, c.b); math.Abs(float64(got-c.want)) > 1e-6 {
+			t.Errorf("iou(%v, %v) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}
+
+// pixelRect turns an [x, y, w, h] box back into corners (within a pixel of the relative box the
+// suppression compared: the tolerance above allows for the truncation).
+func pixelRect(b [4]int) [4]float32 {
+	return [4]float32{float32(b[0]), float32(b[1]), float32(b[0] + b[2] - 1), float32(b[1] + b[3] - 1)}
+}
