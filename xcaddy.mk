@@ -15,6 +15,9 @@
 #          (Werkzeug, gunicorn, Django, Starlette, FastAPI, multer,
 #          busboy, formidable, PHP, Go net/http): no upstream may use an
 #          image the gate did not judge; installs them first
+#   reference  the offline check (vendor local) against minivision's own
+#          pipeline in OpenCV DNN on ~115 generated photos; installs
+#          Debian's python3-opencv first
 #   multiinstance  two built Caddy processes sharing one Redis
 #   soak   load and fault test: real Caddy, faulty emulator, hashing upstream
 #   hostile  seven hostile loads (huge concurrent uploads, slow bodies,
@@ -32,7 +35,7 @@ UPSTREAM_ADDR ?= 127.0.0.1:9781
 GO            ?= go
 FUZZTIME      ?= 10s
 
-.PHONY: build run run-emulator test fmt-check vet deps-check unit fuzz soak hostile smoke emulator multiinstance bench differential
+.PHONY: build run run-emulator reference test fmt-check vet deps-check unit fuzz soak hostile smoke emulator multiinstance bench differential
 
 build:
 	$(GO) tool xcaddy build $(CADDY_VERSION) --with $(MODULE)@v0.0.0=. --output ./caddy
@@ -60,13 +63,13 @@ vet:
 	$(GO) vet ./...
 
 # The packages under internal/ are Caddy-free and know no vendor, and the
-# offline check's own packages (vendors/local/detect, graph, kernels,
+# offline check's own packages (vendors/local/antispoof, detect, graph, kernels,
 # preproc, weights) are Caddy-free: the compiler holds those rules through this check.
 deps-check:
 	@bad=$$($(GO) list -f '{{.ImportPath}}: {{join .Deps " "}}' ./internal/... | \
 		grep -E ' (github.com/caddyserver/caddy|github.com/caddy-liveness/caddy-liveness/vendors)' | cut -d: -f1); \
 	if [ -n "$$bad" ]; then echo "internal packages importing Caddy or the vendors:"; echo "$$bad"; exit 1; fi
-	@bad=$$($(GO) list -f '{{.ImportPath}}: {{join .Deps " "}}' ./vendors/local/detect ./vendors/local/graph ./vendors/local/kernels ./vendors/local/preproc ./vendors/local/weights | \
+	@bad=$$($(GO) list -f '{{.ImportPath}}: {{join .Deps " "}}' ./vendors/local/antispoof ./vendors/local/detect ./vendors/local/graph ./vendors/local/kernels ./vendors/local/preproc ./vendors/local/weights | \
 		grep -E ' github.com/caddyserver/caddy' | cut -d: -f1); \
 	if [ -n "$$bad" ]; then echo "offline-check packages importing Caddy:"; echo "$$bad"; exit 1; fi
 
@@ -112,6 +115,9 @@ smoke: build
 	@rm -f .modules.txt
 	@echo "smoke: ok"
 
+reference:
+	vendors/local/reference/run.sh -timeout 10m
+
 # Two processes of the built Caddy against one Redis and the emulator:
 # shared verdicts, duplicates seen across instances, one vendor call for
 # simultaneous misses.
@@ -125,4 +131,4 @@ differential: build
 	internal/extract/differential/upstreams/install.sh
 	$(GO) test -tags differential -count=1 -v -timeout 10m ./internal/extract/differential
 
-test: fmt-check vet deps-check unit fuzz smoke multiinstance differential hostile
+test: fmt-check vet deps-check unit fuzz smoke reference multiinstance differential hostile

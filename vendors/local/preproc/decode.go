@@ -73,7 +73,9 @@ func sniff(b []byte) (codec, bool) {
 // pixels (DefaultMaxPixels when maxPixels <= 0), or of zero size, is refused with ErrTooLarge /
 // an error before any pixel buffer is allocated.
 //
-// EXIF orientation is read from JPEG only, as OpenCV 4.6's imread does.
+// EXIF orientation is read from JPEG (the first APP1 "Exif" segment, also after an XMP one, where
+// OpenCV 4.6 reads only the first APP1 and would not orient) and PNG (the eXIf chunk), as OpenCV
+// 4.6's imread does for the other formats: none.
 //
 // Decode does not downscale large images early. minivision's crops come from the full-resolution
 // image through INTER_LINEAR, which for a large reduction samples just the two nearest source
@@ -107,9 +109,17 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 	if b := img.Bounds(); int64(b.Dx())*int64(b.Dy()) > maxPixels || b.Empty() {
 		return nil, fmt.Errorf("%w: decoded %dx%d", ErrTooLarge, b.Dx(), b.Dy())
 	}
-	m := FromImage(img)
-	if c.name == "jpeg" {
+	var m *Image
+	if y, ok := img.(*image.YCbCr); ok && c.name == "jpeg" {
+		m = fromJPEG(y)
+	} else {
+		m = FromImage(img)
+	}
+	switch c.name {
+	case "jpeg":
 		m = Orient(m, Orientation(data))
+	case "png":
+		m = Orient(m, PNGOrientation(data))
 	}
 	return m, nil
 }

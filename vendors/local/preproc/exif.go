@@ -51,6 +51,35 @@ func Orientation(jpeg []byte) int {
 	return 1
 }
 
+// PNGOrientation returns the EXIF Orientation (1..8) held by a PNG's eXIf chunk, or 1 when the data
+// is not a PNG, has no eXIf chunk before its first IDAT, or the chunk is unreadable. OpenCV's imread
+// applies it, as browsers do. Chunk lengths are checked against the data, so arbitrary input never
+// panics (FuzzOrientation).
+func PNGOrientation(png []byte) int {
+	const sig = "\x89PNG\r\n\x1a\n"
+	if !bytes.HasPrefix(png, []byte(sig)) {
+		return 1
+	}
+	for i := len(sig); i+8 <= len(png); {
+		n := uint64(binary.BigEndian.Uint32(png[i:]))
+		typ := string(png[i+4 : i+8])
+		if n > uint64(len(png)-i-8) {
+			return 1
+		}
+		switch typ {
+		case "IDAT", "IEND":
+			return 1
+		case "eXIf":
+			if o, ok := tiffOrientation(png[i+8 : i+8+int(n)]); ok {
+				return o
+			}
+			return 1
+		}
+		i += 8 + int(n) + 4 // length, type, data, CRC
+	}
+	return 1
+}
+
 // tiffOrientation reads tag 0x0112 from IFD0 of a TIFF structure (the body of an EXIF APP1).
 // ok is false when the header is malformed; a well-formed TIFF without the tag gives (1, true).
 func tiffOrientation(t []byte) (o int, ok bool) {

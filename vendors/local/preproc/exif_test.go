@@ -114,9 +114,54 @@ func FuzzOrientation(f *testing.F) {
 	f.Add(fakeJPEG(xmpSegment, segment(0xE1, exifPayload(binary.BigEndian, 3))))
 	f.Add([]byte{0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x10, 'E', 'x', 'i', 'f', 0, 0, 'M', 'M', 0, 42, 0, 0, 0, 8})
 	f.Add([]byte{})
+	f.Add(pngWithExif(exifPayload(binary.BigEndian, 8)[6:]))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if o := Orientation(data); o < 1 || o > 8 {
 			t.Fatalf("orientation %d out of range", o)
 		}
+		if o := PNGOrientation(data); o < 1 || o > 8 {
+			t.Fatalf("PNG orientation %d out of range", o)
+		}
 	})
+}
+
+// pngWithExif is a PNG header with an eXIf chunk holding tiff, then an (empty) IDAT and IEND; CRCs
+// are not checked by PNGOrientation and left zero.
+func pngWithExif(tiff []byte, before ...string) []byte {
+	b := []byte("\x89PNG\r\n\x1a\n")
+	chunk := func(typ string, data []byte) {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(data)))
+		b = append(b, typ...)
+		b = append(b, data...)
+		b = append(b, 0, 0, 0, 0)
+	}
+	chunk("IHDR", make([]byte, 13))
+	for _, typ := range before {
+		chunk(typ, nil)
+	}
+	chunk("eXIf", tiff)
+	chunk("IEND", nil)
+	return b
+}
+
+func TestPNGOrientation(t *testing.T) {
+	for o := 1; o <= 8; o++ {
+		for _, bo := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
+			if got := PNGOrientation(pngWithExif(exifPayload(bo, uint16(o))[6:])); got != o {
+				t.Errorf("orientation %d (%v): got %d", o, bo, got)
+			}
+		}
+	}
+	if got := PNGOrientation(pngWithExif(exifPayload(binary.LittleEndian, 6)[6:], "IDAT")); got != 1 {
+		t.Errorf("eXIf after IDAT: got %d, want 1", got)
+	}
+	trunc := pngWithExif(exifPayload(binary.LittleEndian, 6)[6:])
+	for n := range len(trunc) {
+		if got := PNGOrientation(trunc[:n]); got < 1 || got > 8 {
+			t.Fatalf("truncated at %d: %d", n, got)
+		}
+	}
+	if got := PNGOrientation(fakeJPEG(segment(0xE1, exifPayload(binary.LittleEndian, 6)))); got != 1 {
+		t.Errorf("a JPEG: got %d, want 1", got)
+	}
 }

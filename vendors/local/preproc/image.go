@@ -6,8 +6,9 @@
 // INTER_LINEAR to the detector's ~192x192 area, and CropImage's clamped, scaled face box resized to
 // 80x80. The networks were trained on those pixels, so this package reproduces them bit for bit
 // where it can: Orientation and Orient reproduce OpenCV's EXIF handling, ResizeLinear reproduces
-// OpenCV's fixed-point bilinear resize of 8-bit images, and Crop reproduces CropImage.crop. Only the
-// JPEG decoding itself differs (Go's image/jpeg is not libjpeg), which is measured, not hidden.
+// OpenCV's fixed-point bilinear resize of 8-bit images, and Crop reproduces CropImage.crop. JPEGs
+// get libjpeg's chroma upsampling and colour conversion on top of Go's image/jpeg; only its IDCT
+// differs from libjpeg's (a few levels here and there), which is measured, not hidden.
 //
 // The package is deliberately free of Caddy and of the rest of the module: the standard library and
 // golang.org/x/image only.
@@ -66,8 +67,8 @@ func (m *Image) SubImage(x0, y0, x1, y1 int) *Image {
 
 // FromImage converts any image.Image to BGR the way cv2.imread(IMREAD_COLOR) does: gray is
 // replicated into the three channels and alpha is dropped (the stored, non-premultiplied colour is
-// kept, not composited onto a background). YCbCr uses Go's color.YCbCrToRGB, which is what
-// image/jpeg's own conversion produces.
+// kept, not composited onto a background). YCbCr uses Go's color.YCbCrToRGB (Decode converts
+// JPEGs as libjpeg does instead).
 func FromImage(src image.Image) *Image {
 	b := src.Bounds()
 	m := NewImage(b.Dx(), b.Dy())
@@ -108,8 +109,12 @@ func FromImage(src image.Image) *Image {
 		for y := b.Min.Y; y < b.Max.Y; y++ {
 			row := s.Pix[s.PixOffset(b.Min.X, y):]
 			for x := 0; x < m.W; x++ {
-				c := color.NRGBAModel.Convert(color.RGBA{row[4*x], row[4*x+1], row[4*x+2], row[4*x+3]}).(color.NRGBA)
-				p[i], p[i+1], p[i+2] = c.B, c.G, c.R
+				if row[4*x+3] == 255 { // opaque: nothing to un-premultiply
+					p[i], p[i+1], p[i+2] = row[4*x+2], row[4*x+1], row[4*x]
+				} else {
+					c := color.NRGBAModel.Convert(color.RGBA{row[4*x], row[4*x+1], row[4*x+2], row[4*x+3]}).(color.NRGBA)
+					p[i], p[i+1], p[i+2] = c.B, c.G, c.R
+				}
 				i += 3
 			}
 		}
