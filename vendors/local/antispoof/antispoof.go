@@ -47,7 +47,7 @@ type Policy struct {
 }
 
 // DefaultThreshold is the score above which `vendor local` calls a face live when the operator sets
-// no threshold. On the three sample faces the score is 0.994 (live), 0.072 and 0.181 (spoofs), so any
+// no threshold. On the three sample faces minivision's pipeline scores 0.994 (live), 0.072 and 0.181 (spoofs), so any
 // value between them separates them; 0.5 is minivision's own rule made no more lenient: its demo
 // calls a face real when class 1 has the largest mean probability, which every score above 0.5 has.
 const DefaultThreshold = 0.5

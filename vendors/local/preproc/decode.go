@@ -110,9 +110,20 @@ func Decode(data []byte, maxPixels int64) (*Image, error) {
 		return nil, fmt.Errorf("%w: decoded %dx%d", ErrTooLarge, b.Dx(), b.Dy())
 	}
 	var m *Image
-	if y, ok := img.(*image.YCbCr); ok && c.name == "jpeg" {
-		m = fromJPEG(y)
-	} else {
+	switch y := img.(type) {
+	case *image.YCbCr:
+		switch c.name {
+		case "jpeg":
+			m = fromJPEG(y)
+		case "webp":
+			m = fromWebP(y)
+		}
+	case *image.NYCbCrA: // lossy WebP with alpha: libwebp's BGR output drops the alpha
+		if c.name == "webp" {
+			m = fromWebP(&y.YCbCr)
+		}
+	}
+	if m == nil {
 		m = FromImage(img)
 	}
 	switch c.name {

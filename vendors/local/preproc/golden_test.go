@@ -174,3 +174,26 @@ func TestDecodeMatchesLibjpegSampling(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeWebPMatchesLibwebp checks lossy WebP (odd and even sizes, with alpha) and lossless
+// WebP, made by cwebp, against cv2.imread's decode of the same file: identical pixels.
+func TestDecodeWebPMatchesLibwebp(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "webp", "*.webp"))
+	if err != nil || len(files) != 4 {
+		t.Fatalf("%d WebP files (%v), want 4", len(files), err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Decode(data, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := loadPNG(t, strings.TrimSuffix(f, ".webp")+".opencv.png")
+		if n, mx := compareImages(t, f, got, want); n != 0 {
+			t.Errorf("%s: %d values differ from OpenCV's decode, max %d", filepath.Base(f), n, mx)
+		}
+	}
+}
