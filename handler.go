@@ -485,6 +485,12 @@ func (h *Handler) denial(o outcome) (int, string) {
 		return http.StatusForbidden, "liveness check failed"
 	case VerdictNoFace:
 		if h.OnNoFace == "deny" {
+			switch o.reason {
+			case "several_faces":
+				return http.StatusUnprocessableEntity, "more than one face in the image"
+			case "face_too_small":
+				return http.StatusUnprocessableEntity, "the face in the image is too small"
+			}
 			return http.StatusUnprocessableEntity, "no face found in the image"
 		}
 	case VerdictError:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"image"
+	"image/draw"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/caddy-liveness/caddy-liveness/vendors"
@@ -133,6 +135,69 @@ func TestLocalVendorProfileHoldsWeightDigests(t *testing.T) {
 			t.Errorf("profile %q lacks %s", p, d)
 		}
 	}
+}
+
+// Several faces give a 422 that says so, and no vendor call with the
+// prescreen; the upstream never sees the request.
+func TestLocalSeveralFaces(t *testing.T) {
+	two := sideBySide(t, "T1", "F2")
+	paid := newFake("paid")
+	for _, c := range []struct {
+		name string
+		h    *Handler
+	}{
+		{"local", func() *Handler { h, _ := testHandler(t, nil, localVendor(t, "local")); return h }()},
+		{"prescreen", func() *Handler {
+			h, _ := testHandler(t, func(h *Handler) { h.Prescreen = true }, paid)
+			var err error
+			if h.prescreen, err = vendors.NewPrescreen(1); err != nil {
+				t.Fatal(err)
+			}
+			return h
+		}()},
+	} {
+		ct, body := multipartBody(t, "selfie", two)
+		up := &upstream{}
+		err, repl := serve(c.h, post(ct, body), up)
+		he, _ := err.(caddyhttp.HandlerError)
+		if he.StatusCode != 422 || !strings.Contains(he.Err.Error(), "more than one face") || up.calls != 0 {
+			t.Fatalf("%s: %v, upstream calls %d", c.name, err, up.calls)
+		}
+		if r, _ := repl.Get("http.liveness.reason"); toString(r) != "several_faces" {
+			t.Errorf("%s: reason %v", c.name, r)
+		}
+	}
+	if paid.calls.Load() != 0 {
+		t.Fatalf("the vendor was called %d times", paid.calls.Load())
+	}
+}
+
+// sideBySide puts two sample faces (upright: as decoded with their EXIF
+// orientation applied) side by side in one PNG.
+func sideBySide(t testing.TB, a, b string) []byte {
+	t.Helper()
+	var imgs []image.Image
+	for _, n := range []string{a, b} {
+		f, err := os.Open(filepath.Join("vendors", "local", "preproc", "testdata", "local-model", "golden_retinaface", "minivision_image_"+n+".oriented.png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs = append(imgs, m)
+	}
+	w, h := imgs[0].Bounds().Dx()+imgs[1].Bounds().Dx(), max(imgs[0].Bounds().Dy(), imgs[1].Bounds().Dy())
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(out, imgs[0].Bounds(), imgs[0], image.Point{}, draw.Src)
+	draw.Draw(out, imgs[1].Bounds().Add(image.Pt(imgs[0].Bounds().Dx(), 0)), imgs[1], image.Point{}, draw.Src)
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, out); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // A paid vendor first, vendor local when it is down.

@@ -24,6 +24,7 @@
 #          header-only reconnects, a queue past max_concurrent, a vendor
 #          that redirects or floods headers, 5000 images in one request)
 #          against bare reverse_proxy and liveness, under a memory ceiling
+#   bench-local  the offline check against onnxruntime-node, one thread
 #   bench  what the gate costs: real Caddy bare vs gated side by side, plus
 #          the Go benchmarks of the handler and the floor (BENCHMARKS.md)
 #   fuzz   every fuzz target for FUZZTIME (make -f xcaddy.mk fuzz FUZZTIME=10m)
@@ -35,7 +36,7 @@ UPSTREAM_ADDR ?= 127.0.0.1:9781
 GO            ?= go
 FUZZTIME      ?= 10s
 
-.PHONY: build run run-emulator reference test fmt-check vet deps-check unit fuzz soak hostile smoke emulator multiinstance bench differential
+.PHONY: build run run-emulator reference bench-local test fmt-check vet deps-check unit fuzz soak hostile smoke emulator multiinstance bench differential
 
 build:
 	$(GO) tool xcaddy build $(CADDY_VERSION) --with $(MODULE)@v0.0.0=. --output ./caddy
@@ -117,6 +118,11 @@ smoke: build
 
 reference:
 	vendors/local/reference/run.sh -timeout 10m
+
+# The offline check against onnxruntime-node running the same networks,
+# one thread, side by side (installs onnxruntime-node from npm first).
+bench-local:
+	bench/local/run.sh
 
 # Two processes of the built Caddy against one Redis and the emulator:
 # shared verdicts, duplicates seen across instances, one vendor call for
