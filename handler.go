@@ -345,8 +345,13 @@ func (h *Handler) screen(ctx context.Context, req *vendors.Request, sum [32]byte
 	profile := h.prescreen.Profile()
 	res, hit := h.state.get(ctx, profile, sum)
 	if !hit {
+		// The prescreen may wait for an inference slot a quarter of what
+		// is left of the deadline, 2 s at most: the rest is the vendor's.
+		sctx, cancel := context.WithTimeout(ctx, prescreenWait(ctx))
 		var err error
-		if res, err = h.prescreen.Screen(ctx, req); err != nil {
+		res, err = h.prescreen.Screen(sctx, req)
+		cancel()
+		if err != nil {
 			h.logger.Debug("prescreen failed; the vendor judges the image", zap.String("error", err.Error()))
 			return outcome{}, false
 		}
@@ -360,6 +365,15 @@ func (h *Handler) screen(ctx context.Context, req *vendors.Request, sum [32]byte
 	o.vendor, o.cacheHit = "prescreen", hit
 	o.sums = []string{fmt.Sprintf("%x", sum)}
 	return o, true
+}
+
+// prescreenWait is the longest a prescreen may take of ctx's time.
+func prescreenWait(ctx context.Context) time.Duration {
+	const most = 2 * time.Second
+	if d, ok := ctx.Deadline(); ok {
+		return min(time.Until(d)/4, most)
+	}
+	return most
 }
 
 // shareOfDeadline gives a vendor its share of what is left of the deadline when

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -279,5 +280,20 @@ func TestPrescreenFailureLeavesTheImageToTheVendor(t *testing.T) {
 	serve(h, post(ct, body), &upstream{})
 	if paid.calls.Load() != 1 {
 		t.Fatalf("vendor calls %d, want 1", paid.calls.Load())
+	}
+}
+
+// A prescreen that waits for a slot leaves most of the deadline to the
+// vendor.
+func TestPrescreenWaitIsAQuarterOfTheDeadline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	if d := prescreenWait(ctx); d > time.Second || d < 900*time.Millisecond {
+		t.Fatalf("wait %v of a 4s deadline, want about 1s", d)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel2()
+	if d := prescreenWait(ctx2); d != 2*time.Second {
+		t.Fatalf("wait %v of a minute, want 2s", d)
 	}
 }

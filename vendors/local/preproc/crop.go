@@ -60,7 +60,7 @@ func Crop(img *Image, box [4]int, scale float64, outW, outH int) (*Image, error)
 	if x0 >= x1 || y0 >= y1 {
 		return nil, fmt.Errorf("preproc: crop of box %v at scale %v is empty in a %dx%d image", box, scale, img.W, img.H)
 	}
-	return ResizeLinear(img.SubImage(x0, y0, x1, y1), outW, outH), nil
+	return resizeRegion(img, x0, y0, x1-x0, y1-y0, outW, outH), nil
 }
 
 // pySlice resolves Python's a[start:stop] bounds (step 1) for a sequence of length n.

@@ -36,24 +36,33 @@ func ResizeLinear(src *Image, dstW, dstH int) *Image {
 	if dstW <= 0 || dstH <= 0 || src == nil || src.W <= 0 || src.H <= 0 {
 		panic(fmt.Sprintf("preproc: ResizeLinear of a %v image to %dx%d", sizeOf(src), dstW, dstH))
 	}
-	if dstW == src.W && dstH == src.H {
-		return src.Clone()
+	return resizeRegion(src, 0, 0, src.W, src.H, dstW, dstH)
+}
+
+// resizeRegion is ResizeLinear of the region [x0, x0+w) x [y0, y0+h) of src (which must lie inside
+// it), read in place: the result is ResizeLinear(src.SubImage(...)) without the copy, which for
+// the crops of a large photo would be tens of megabytes.
+func resizeRegion(src *Image, x0, y0, w, h, dstW, dstH int) *Image {
+	if dstW == w && dstH == h {
+		return src.SubImage(x0, y0, x0+w, y0+h)
 	}
-	scaleX := 1 / (float64(dstW) / float64(src.W))
-	scaleY := 1 / (float64(dstH) / float64(src.H))
+	// row returns source row y of the region.
+	row := func(y int) []uint8 { o := 3 * ((y0+y)*src.W + x0); return src.Pix[o : o+3*w] }
+	scaleX := 1 / (float64(dstW) / float64(w))
+	scaleY := 1 / (float64(dstH) / float64(h))
 	if isTwo(scaleX) && isTwo(scaleY) {
-		return halve(src, dstW, dstH)
+		return halve(row, dstW, dstH)
 	}
 
-	xofs, alpha, xmax := linearTable(src.W, dstW, scaleX, true)
-	yofs, beta, _ := linearTable(src.H, dstH, scaleY, false)
+	xofs, alpha, xmax := linearTable(w, dstW, scaleX, true)
+	yofs, beta, _ := linearTable(h, dstH, scaleY, false)
 
 	dst := NewImage(dstW, dstH)
 	width := 3 * dstW
 	rows := [2][]int32{make([]int32, width), make([]int32, width)}
 	prev := [2]int{-1, -1} // source row held by rows[0], rows[1]
 	for dy := 0; dy < dstH; dy++ {
-		sy := [2]int{clampInt(yofs[dy], 0, src.H-1), clampInt(yofs[dy]+1, 0, src.H-1)}
+		sy := [2]int{clampInt(yofs[dy], 0, h-1), clampInt(yofs[dy]+1, 0, h-1)}
 		for k := 0; k < 2; k++ {
 			switch {
 			case prev[k] == sy[k]:
@@ -64,7 +73,7 @@ func ResizeLinear(src *Image, dstW, dstH int) *Image {
 				copy(rows[1], rows[0])
 				prev[1] = sy[1]
 			default:
-				hresize(src.Pix[3*sy[k]*src.W:3*(sy[k]+1)*src.W], rows[k], xofs, alpha, xmax)
+				hresize(row(sy[k]), rows[k], xofs, alpha, xmax)
 				prev[k] = sy[k]
 			}
 		}
@@ -147,12 +156,10 @@ func hresize(row []uint8, dst []int32, xofs []int, alpha []int32, xmax int) {
 
 // halve is OpenCV's INTER_AREA fast path for an exact 2x reduction, which cv2.resize uses for
 // INTER_LINEAR in that case: each pixel is (a + b + c + d + 2) >> 2 of its 2x2 block.
-func halve(src *Image, dstW, dstH int) *Image {
+func halve(row func(y int) []uint8, dstW, dstH int) *Image {
 	dst := NewImage(dstW, dstH)
-	sw := 3 * src.W
 	for dy := 0; dy < dstH; dy++ {
-		r0 := src.Pix[2*dy*sw : (2*dy+1)*sw]
-		r1 := src.Pix[(2*dy+1)*sw : (2*dy+2)*sw]
+		r0, r1 := row(2*dy), row(2*dy+1)
 		out := dst.Pix[3*dy*dstW : 3*(dy+1)*dstW]
 		for x := 0; x < 3*dstW; x++ {
 			i := 2*(x-x%3) + x%3

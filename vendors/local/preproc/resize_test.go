@@ -84,3 +84,22 @@ func TestCropBoxClamps(t *testing.T) {
 		t.Errorf("small crop: %v", err)
 	}
 }
+
+// resizeRegion reads a region in place and gives what resizing a copy of it gives, for
+// reductions, enlargements, the exact 2x reduction and the unchanged size.
+func TestResizeRegionEqualsResizeOfSubImage(t *testing.T) {
+	src := NewImage(97, 83)
+	for i := range src.Pix {
+		src.Pix[i] = uint8(i*7 + i/5)
+	}
+	for _, c := range []struct{ x0, y0, w, h, dw, dh int }{
+		{0, 0, 97, 83, 80, 80}, {10, 5, 60, 70, 80, 80}, {3, 7, 40, 30, 20, 15},
+		{1, 1, 50, 40, 50, 40}, {20, 10, 33, 61, 9, 200}, {0, 0, 1, 1, 5, 5},
+	} {
+		want := ResizeLinear(src.SubImage(c.x0, c.y0, c.x0+c.w, c.y0+c.h), c.dw, c.dh)
+		got := resizeRegion(src, c.x0, c.y0, c.w, c.h, c.dw, c.dh)
+		if got.W != want.W || got.H != want.H || string(got.Pix) != string(want.Pix) {
+			t.Errorf("region %+v: differs from resizing the copy", c)
+		}
+	}
+}
