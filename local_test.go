@@ -297,3 +297,24 @@ func TestPrescreenWaitIsAQuarterOfTheDeadline(t *testing.T) {
 		t.Fatalf("wait %v of a minute, want 2s", d)
 	}
 }
+
+// In annotate mode a spoof reaches the upstream with its verdict; in
+// shadow mode with no verdict header at all.
+func TestLocalVendorInEveryMode(t *testing.T) {
+	for _, mode := range []string{"annotate", "shadow"} {
+		h, _ := testHandler(t, func(h *Handler) { h.Mode = mode }, localVendor(t, "local"))
+		ct, body := multipartBody(t, "selfie", sampleFace(t, "F2"))
+		up := &upstream{}
+		err, repl := serve(h, post(ct, body), up)
+		if err != nil || up.calls != 1 || !bytes.Equal(up.body, body) {
+			t.Fatalf("%s: %v, upstream calls %d", mode, err, up.calls)
+		}
+		if v, _ := repl.Get("http.liveness.verdict"); toString(v) != "spoof" {
+			t.Errorf("%s: verdict %v", mode, v)
+		}
+		want := map[string]string{"annotate": "spoof", "shadow": ""}[mode]
+		if got := up.header.Get("X-Liveness-Verdict"); got != want {
+			t.Errorf("%s: upstream verdict header %q, want %q", mode, got, want)
+		}
+	}
+}
