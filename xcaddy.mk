@@ -2,7 +2,7 @@
 #   build  writes ./caddy (Caddy with this module) with the xcaddy pinned in go.mod
 #   run    builds, starts a demo upstream on loopback and runs
 #          examples/Caddyfile (vendor local: the offline check) on
-#          http://localhost:8080
+#          http://localhost:8080, with a selfie page at /
 #   run-emulator  the same with the vendor emulators on loopback and
 #          examples/emulator.Caddyfile (verdicts by marker, see the README)
 #   test   everything CI runs: gofmt, go vet, the Caddy-free check of
@@ -24,6 +24,7 @@
 #          header-only reconnects, a queue past max_concurrent, a vendor
 #          that redirects or floods headers, 5000 images in one request)
 #          against bare reverse_proxy and liveness, under a memory ceiling
+#   browser  the selfie page of examples/Caddyfile in headless Chromium
 #   bench-local  the offline check against onnxruntime-node, one thread
 #   bench  what the gate costs: real Caddy bare vs gated side by side, plus
 #          the Go benchmarks of the handler and the floor (BENCHMARKS.md)
@@ -36,7 +37,7 @@ UPSTREAM_ADDR ?= 127.0.0.1:9781
 GO            ?= go
 FUZZTIME      ?= 10s
 
-.PHONY: build run run-emulator reference bench-local test fmt-check vet deps-check unit fuzz soak hostile smoke emulator multiinstance bench differential
+.PHONY: build run run-emulator reference browser bench-local test fmt-check vet deps-check unit fuzz soak hostile smoke emulator multiinstance bench differential
 
 build:
 	$(GO) tool xcaddy build $(CADDY_VERSION) --with $(MODULE)@v0.0.0=. --output ./caddy
@@ -119,6 +120,12 @@ smoke: build
 reference:
 	vendors/local/reference/run.sh -timeout 10m
 
+# The selfie page (examples/site) in headless Chromium driven by
+# playwright-core, with a fake camera and the file picker; installs them
+# first.
+browser: build
+	browser/run.sh -timeout 10m
+
 # The offline check against onnxruntime-node running the same networks,
 # one thread, side by side (installs onnxruntime-node from npm first).
 bench-local:
@@ -137,4 +144,4 @@ differential: build
 	internal/extract/differential/upstreams/install.sh
 	$(GO) test -tags differential -count=1 -v -timeout 10m ./internal/extract/differential
 
-test: fmt-check vet deps-check unit fuzz smoke reference multiinstance differential hostile
+test: fmt-check vet deps-check unit fuzz smoke reference browser multiinstance differential hostile
