@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/caddy-liveness/caddy-liveness/vendors"
+	"github.com/caddy-liveness/caddy-liveness/vendors/vendortest"
 )
 
 // The sample faces of minivision's Silent-Face-Anti-Spoofing (Apache-2.0):
@@ -28,20 +29,6 @@ func sampleFace(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// greyPNG is a picture without a face.
-func greyPNG(t testing.TB, w, h int) []byte {
-	t.Helper()
-	m := image.NewGray(image.Rect(0, 0, w, h))
-	for i := range m.Pix {
-		m.Pix[i] = uint8(100 + i%7)
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, m); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
 }
 
 // localVendor is vendor local as the Caddyfile sets it up.
@@ -72,7 +59,7 @@ func TestLocalVendorJudgesSampleFaces(t *testing.T) {
 		{"live", "selfie", sampleFace(t, "T1"), 0, "live", ""},
 		{"print", "selfie", sampleFace(t, "F1"), 403, "spoof", ""},
 		{"replay", "selfie", sampleFace(t, "F2"), 403, "spoof", ""},
-		{"no face", "selfie", greyPNG(t, 320, 240), 422, "no_face", "face_not_detected"},
+		{"no face", "selfie", vendortest.FacelessPNG(320, 240), 422, "no_face", "face_not_detected"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ct, body := multipartBody(t, c.field, c.data)
@@ -235,7 +222,7 @@ func TestPrescreenSavesVendorCalls(t *testing.T) {
 	}
 	saved := func() float64 { return testutil.ToFloat64(metrics.prescreened.WithLabelValues("face_not_detected")) }
 	before := saved()
-	grey := greyPNG(t, 320, 240)
+	grey := vendortest.FacelessPNG(320, 240)
 	for i := range 2 {
 		ct, body := multipartBody(t, "selfie", grey)
 		err, repl := serve(h, post(ct, body), &upstream{})

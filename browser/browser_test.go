@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/caddy-liveness/caddy-liveness/internal/caddyproc"
+	"github.com/caddy-liveness/caddy-liveness/vendors/vendortest"
 )
 
 const (
@@ -164,7 +165,9 @@ func TestSelfiePage(t *testing.T) {
 		writeY4M(t, filepath.Join(faces, "golden_retinaface/minivision_image_"+f+".oriented.png"), video[f], 3)
 	}
 	grey := filepath.Join(dir, "grey.png")
-	writeGrey(t, grey, 480, 640)
+	if err := os.WriteFile(grey, vendortest.FacelessPNG(480, 640), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	jpg := func(f string) string { return filepath.Join(faces, "faces/minivision_image_"+f+".jpg") }
 
 	const liveWords = "A live face"
@@ -413,22 +416,6 @@ func clamp(v float64) byte {
 		return 255
 	}
 	return byte(v + 0.5)
-}
-
-// writeGrey writes a uniform grey PNG: a picture with no face.
-func writeGrey(t *testing.T, dst string, w, h int) {
-	t.Helper()
-	img := image.NewGray(image.Rect(0, 0, w, h))
-	for i := range img.Pix {
-		img.Pix[i] = 0x80
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, buf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // writeDocsShot writes the screenshot at src to dst as a 256-colour PNG

@@ -10,8 +10,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/png"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -233,20 +231,6 @@ func adminPost(t *testing.T, path, body string) (*http.Response, string) {
 	return resp, string(b)
 }
 
-// grayPNG is a picture without a face.
-func grayPNG(t *testing.T) []byte {
-	t.Helper()
-	m := image.NewGray(image.Rect(0, 0, 320, 240))
-	for i := range m.Pix {
-		m.Pix[i] = uint8(90 + i%11)
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, m); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
 func sum(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
@@ -309,7 +293,7 @@ func TestLiveness(t *testing.T) {
 
 	t.Run("the prescreen refuses a faceless image without a vendor call", func(t *testing.T) {
 		calls := e.emu.CallCount()
-		ct, body := multipartUpload(t, grayPNG(t))
+		ct, body := multipartUpload(t, vendortest.FacelessPNG(320, 240))
 		resp, _ := e.post(t, "/prescreen", ct, body)
 		if resp.StatusCode != 422 || e.emu.CallCount() != calls {
 			t.Fatalf("status %d, vendor calls %d -> %d", resp.StatusCode, calls, e.emu.CallCount())

@@ -142,3 +142,17 @@ func SampleMP4(marker string) []byte {
 	out = append(out, box("free", []byte(MarkerPrefix+marker+"\n"))...)
 	return append(out, box("mdat", nil)...)
 }
+
+// FacelessPNG returns a w x h grey PNG with a faint pattern and no face in
+// it: a picture the offline check (vendor local) answers no_face for.
+func FacelessPNG(w, h int) []byte {
+	m := image.NewGray(image.Rect(0, 0, w, h))
+	for i := range m.Pix {
+		m.Pix[i] = uint8(100 + i%7)
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, m); err != nil {
+		panic("vendortest: " + err.Error())
+	}
+	return b.Bytes()
+}

@@ -17,11 +17,7 @@ import (
 // The golden data is minivision's own pipeline (OpenCV 4.6 DNN) on its three sample faces, kept
 // with package preproc's test data.
 func modelDir(t testing.TB) string {
-	dir := os.Getenv("LIVENESS_LOCAL_MODEL")
-	if dir == "" {
-		dir = filepath.Join("..", "preproc", "testdata", "local-model")
-	}
-	return dir
+	return golden.ModelDir(t, filepath.Join("..", "preproc", "testdata", "local-model"))
 }
 
 type goldenModel struct {

@@ -2,7 +2,6 @@ package detect
 
 import (
 	"math"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -16,14 +15,7 @@ import (
 // (Apache-2.0), kept with package preproc's test data; LIVENESS_LOCAL_MODEL points the tests at
 // another copy.
 func localModelDir(t testing.TB) string {
-	dir := os.Getenv("LIVENESS_LOCAL_MODEL")
-	if dir == "" {
-		dir = filepath.Join("..", "preproc", "testdata", "local-model")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "golden_retinaface", "golden_retinaface.json.gz")); err != nil {
-		t.Fatalf("golden data not found in %s: %v", dir, err)
-	}
-	return dir
+	return golden.ModelDir(t, filepath.Join("..", "preproc", "testdata", "local-model"))
 }
 
 type goldenCase struct {

@@ -13,14 +13,7 @@ import (
 // sample faces (Apache-2.0, testdata/local-model/LICENSE-minivision), kept in
 // testdata/local-model; LIVENESS_LOCAL_MODEL points the tests at another copy.
 func localModelDir(t testing.TB) string {
-	dir := os.Getenv("LIVENESS_LOCAL_MODEL")
-	if dir == "" {
-		dir = filepath.Join("testdata", "local-model")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "golden_retinaface", "golden_retinaface.json.gz")); err != nil {
-		t.Fatalf("golden data not found in %s: %v", dir, err)
-	}
-	return dir
+	return golden.ModelDir(t, filepath.Join("testdata", "local-model"))
 }
 
 type goldenCase struct {
@@ -153,9 +146,17 @@ func TestGoldenDecode(t *testing.T) {
 // chroma column and row are the edge cases of the upsampling), against cv2.imread's decode of the
 // same file.
 func TestDecodeMatchesLibjpegSampling(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "jpeg", "sampling-*.jpg"))
-	if err != nil || len(files) != 8 {
-		t.Fatalf("%d sampling files (%v), want 8", len(files), err)
+	compareDecodes(t, "jpeg/sampling-*.jpg", 8, func(n, mx, total int) bool { return mx <= 4 && n <= total/10 })
+}
+
+// compareDecodes decodes the want files of testdata matching pattern and compares each with
+// cv2.imread's decode of it (the .opencv.png beside it); ok judges the count of differing values
+// and the largest difference.
+func compareDecodes(t *testing.T, pattern string, want int, ok func(n, mx, total int) bool) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", pattern))
+	if err != nil || len(files) != want {
+		t.Fatalf("%d files match %s (%v), want %d", len(files), pattern, err, want)
 	}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -166,10 +167,10 @@ func TestDecodeMatchesLibjpegSampling(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := loadPNG(t, strings.TrimSuffix(f, ".jpg")+".opencv.png")
-		n, mx := compareImages(t, f, got, want)
+		ref := loadPNG(t, strings.TrimSuffix(f, filepath.Ext(f))+".opencv.png")
+		n, mx := compareImages(t, f, got, ref)
 		t.Logf("%s: %d of %d values differ, max %d", filepath.Base(f), n, len(got.Pix), mx)
-		if mx > 4 || n > len(got.Pix)/10 {
+		if !ok(n, mx, len(got.Pix)) {
 			t.Errorf("%s: %d values differ from OpenCV's decode, max %d", filepath.Base(f), n, mx)
 		}
 	}
@@ -178,22 +179,5 @@ func TestDecodeMatchesLibjpegSampling(t *testing.T) {
 // TestDecodeWebPMatchesLibwebp checks lossy WebP (odd and even sizes, with alpha) and lossless
 // WebP, made by cwebp, against cv2.imread's decode of the same file: identical pixels.
 func TestDecodeWebPMatchesLibwebp(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "webp", "*.webp"))
-	if err != nil || len(files) != 4 {
-		t.Fatalf("%d WebP files (%v), want 4", len(files), err)
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := Decode(data, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := loadPNG(t, strings.TrimSuffix(f, ".webp")+".opencv.png")
-		if n, mx := compareImages(t, f, got, want); n != 0 {
-			t.Errorf("%s: %d values differ from OpenCV's decode, max %d", filepath.Base(f), n, mx)
-		}
-	}
+	compareDecodes(t, "webp/*.webp", 4, func(n, _, _ int) bool { return n == 0 })
 }

@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/png"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -42,4 +43,20 @@ func PNG(t testing.TB, path string) image.Image {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return img
+}
+
+// ModelDir returns the directory of the golden data: $LIVENESS_LOCAL_MODEL
+// when set, else fallback (the copy kept with package preproc's test data,
+// as seen from the calling package). It fails the test when the golden
+// JSON is not there.
+func ModelDir(t testing.TB, fallback string) string {
+	t.Helper()
+	dir := os.Getenv("LIVENESS_LOCAL_MODEL")
+	if dir == "" {
+		dir = fallback
+	}
+	if _, err := os.Stat(filepath.Join(dir, "golden_retinaface", "golden_retinaface.json.gz")); err != nil {
+		t.Fatalf("golden data not found in %s: %v", dir, err)
+	}
+	return dir
 }
