@@ -17,8 +17,8 @@ func init() {
 	caddy.RegisterModule(adminAPI{})
 }
 
-// live holds every provisioned handler, for the admin API.
-var live sync.Map // *Handler → struct{}
+// handlerSet holds every provisioned handler, for the admin API.
+var handlerSet sync.Map // *Handler → struct{}
 
 // adminAPI serves the liveness endpoints of Caddy's admin API:
 //
@@ -70,7 +70,7 @@ type VendorStats struct {
 
 func handlers() []*Handler {
 	var hs []*Handler
-	live.Range(func(k, _ any) bool {
+	handlerSet.Range(func(k, _ any) bool {
 		hs = append(hs, k.(*Handler))
 		return true
 	})
@@ -82,26 +82,26 @@ func (adminAPI) stats(w http.ResponseWriter, r *http.Request) error {
 		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: errors.New("method not allowed")}
 	}
 	st := Stats{Vendors: []VendorStats{}}
-	seen := map[*state]bool{}
+	seen := map[*shared]bool{}
 	counted := map[string]bool{} // Redis keyspaces already counted
 	for _, h := range handlers() {
-		if !seen[h.state] { // handlers with the same cache share it
-			seen[h.state] = true
-			if id := h.state.remoteID(); id == "" || !counted[id] {
+		if !seen[h.shared] { // handlers with the same cache share it
+			seen[h.shared] = true
+			if id := h.shared.store.RemoteID(); id == "" || !counted[id] {
 				counted[id] = id != ""
-				n, degraded := h.state.entries(r.Context())
+				n, degraded := h.shared.store.Entries(r.Context())
 				st.Cache.Entries += n
 				st.Cache.Degraded = st.Cache.Degraded || degraded
 			}
-			switch b := h.state.backend(); st.Cache.Backend {
+			switch b := h.shared.store.Backend(); st.Cache.Backend {
 			case "":
 				st.Cache.Backend = b
 			case b:
 			default:
 				st.Cache.Backend = "both"
 			}
-			st.Cache.Hits += h.state.hits.Load()
-			st.Cache.Misses += h.state.misses.Load()
+			st.Cache.Hits += h.shared.hits.Load()
+			st.Cache.Misses += h.shared.misses.Load()
 		}
 		for _, g := range h.guards {
 			st.Vendors = append(st.Vendors, VendorStats{Vendor: g.vendor.Name(), Breaker: g.breaker.State().String(), Errors: g.errorCounts()})
@@ -136,11 +136,11 @@ func (adminAPI) purge(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	purged := 0
-	seen := map[*state]bool{}
+	seen := map[*shared]bool{}
 	for _, h := range handlers() {
-		if !seen[h.state] {
-			seen[h.state] = true
-			n, err := h.state.purge(r.Context(), sum)
+		if !seen[h.shared] {
+			seen[h.shared] = true
+			n, err := h.shared.store.Purge(r.Context(), sum)
 			if err != nil {
 				return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("purging the verdicts in redis failed (this instance's memory was purged): %v", err)}
 			}

@@ -18,45 +18,10 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddy-liveness/caddy-liveness/internal/body"
 	"github.com/caddy-liveness/caddy-liveness/vendors"
 	"github.com/caddy-liveness/caddy-liveness/vendors/vendortest"
 )
-
-// The budget is a bound: what is taken never passes its size, one client
-// never passes its share, and what is given back can be taken again.
-func TestBudgetBoundsAndShares(t *testing.T) {
-	b := newBudget(1000)
-	ctx := t.Context()
-	if err := b.take(ctx, "a", 250); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.take(ctx, "a", 1); err != errOverloaded {
-		t.Fatalf("a past its share: %v", err)
-	}
-	for _, c := range []string{"b", "c", "d"} {
-		if err := b.take(ctx, c, 250); err != nil {
-			t.Fatal(c, err)
-		}
-	}
-	if b.held() != 1000 {
-		t.Fatalf("held %d", b.held())
-	}
-	if err := b.take(ctx, "e", 1); err != errOverloaded { // waits budgetWait, then gives up
-		t.Fatalf("past the budget: %v", err)
-	}
-	if b.held() != 1000 {
-		t.Fatalf("a refused take left %d held", b.held())
-	}
-	done := make(chan error)
-	go func() { done <- b.take(ctx, "e", 100) }()
-	b.give("b", 250)
-	if err := <-done; err != nil {
-		t.Fatalf("a waiter did not get what was given back: %v", err)
-	}
-	if b.held() != 850 {
-		t.Fatalf("held %d, want 850", b.held())
-	}
-}
 
 // rawServer serves h on a loopback listener, as Caddy would (a replacer in
 // the context), with next as the handler after it.
@@ -99,13 +64,13 @@ func TestSlowBodyHoldsWhatItSentAndIsCut(t *testing.T) {
 	defer conn.Close()
 	fmt.Fprintf(conn, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n", 10<<20)
 	conn.Write(bytes.Repeat([]byte{0xFF}, 1000))
-	for deadline := time.Now().Add(5 * time.Second); h.budget.held() == 0; {
+	for deadline := time.Now().Add(5 * time.Second); h.budget.Held() == 0; {
 		if time.Now().After(deadline) {
 			t.Fatal("the handler never started on the body")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if held := h.budget.held(); held > firstBuffer {
+	if held := h.budget.Held(); held > firstBuffer {
 		t.Fatalf("%d bytes held for a client that sent 1000 of 10 MiB", held)
 	}
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -116,8 +81,8 @@ func TestSlowBodyHoldsWhatItSentAndIsCut(t *testing.T) {
 	if resp.StatusCode != http.StatusRequestTimeout {
 		t.Fatalf("status %d, want 408", resp.StatusCode)
 	}
-	if h.budget.held() != 0 {
-		t.Fatalf("%d bytes still held after the cut", h.budget.held())
+	if h.budget.Held() != 0 {
+		t.Fatalf("%d bytes still held after the cut", h.budget.Held())
 	}
 }
 
@@ -125,19 +90,20 @@ func TestSlowBodyHoldsWhatItSentAndIsCut(t *testing.T) {
 // request passes whole, verdict error, reason overloaded, no vendor call.
 func TestNoBudgetIs503OrPassesUnchecked(t *testing.T) {
 	img := vendortest.SampleJPEGSize("live", 200_000)
-	ct, body := multipartBody(t, "selfie", img)
+	ct, payload := multipartBody(t, "selfie", img)
 	for _, mode := range []string{"enforce", "annotate"} {
 		t.Run(mode, func(t *testing.T) {
 			v := newFake("fake")
 			h, _ := testHandler(t, func(h *Handler) { h.Mode = mode; h.MaxSize = 100_000; h.MaxBuffered = 1_200_000 }, v)
 			// Another client holds all but 100 KB of it.
-			if err := h.budget.take(t.Context(), "other", h.budget.share); err != nil {
+			share := h.MaxBuffered / body.ClientShares
+			if err := body.NewLease(h.budget, "other").Take(t.Context(), share); err != nil {
 				t.Fatal(err)
 			}
 			for _, c := range []string{"x", "y"} {
-				h.budget.take(t.Context(), c, h.budget.share)
+				body.NewLease(h.budget, c).Take(t.Context(), share)
 			}
-			h.budget.take(t.Context(), "z", h.budget.share-100_000)
+			body.NewLease(h.budget, "z").Take(t.Context(), share-100_000)
 			h.MaxSize = 1 << 20 // the request itself is allowed, only the budget is short
 			var up *http.Request
 			var got []byte
@@ -146,7 +112,7 @@ func TestNoBudgetIs503OrPassesUnchecked(t *testing.T) {
 				got, _ = io.ReadAll(r.Body)
 				return nil
 			}))
-			resp, err := http.Post("http://"+addr+"/upload", ct, bytes.NewReader(body))
+			resp, err := http.Post("http://"+addr+"/upload", ct, bytes.NewReader(payload))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -160,8 +126,8 @@ func TestNoBudgetIs503OrPassesUnchecked(t *testing.T) {
 				}
 				return
 			}
-			if resp.StatusCode != 200 || up == nil || !bytes.Equal(got, body) {
-				t.Fatalf("status %d, upstream body %d of %d bytes", resp.StatusCode, len(got), len(body))
+			if resp.StatusCode != 200 || up == nil || !bytes.Equal(got, payload) {
+				t.Fatalf("status %d, upstream payload %d of %d bytes", resp.StatusCode, len(got), len(payload))
 			}
 			if up.Header.Get("X-Liveness-Verdict") != "error" || up.Header.Get("X-Liveness-Reason") != "overloaded" {
 				t.Fatalf("headers %v", up.Header)
@@ -182,7 +148,7 @@ func TestMaxImages(t *testing.T) {
 		v := newFake("fake")
 		h, _ := testHandler(t, func(h *Handler) { h.Mode = mode }, v)
 		up := &upstream{}
-		err, _ := serve(h, post(ct, body), up)
+		_, err := serve(h, post(ct, body), up)
 		if v.calls.Load() != 0 {
 			t.Fatalf("%s: %d vendor calls for 5 images over max_images 4", mode, v.calls.Load())
 		}
@@ -197,7 +163,7 @@ func TestMaxImages(t *testing.T) {
 	ct, body = multipartBody(t, parts[:8]...)
 	v := newFake("fake")
 	h, _ := testHandler(t, nil, v)
-	if err, _ := serve(h, post(ct, body), &upstream{}); err != nil || v.calls.Load() != 4 {
+	if _, err := serve(h, post(ct, body), &upstream{}); err != nil || v.calls.Load() != 4 {
 		t.Fatalf("four images: %v, %d calls", err, v.calls.Load())
 	}
 }
@@ -227,10 +193,10 @@ func TestVendorCallOutlivingItsRequestKeepsTheImage(t *testing.T) {
 	h, _ := testHandler(t, func(h *Handler) { h.Timeout = caddy.Duration(50 * time.Millisecond) }, v)
 	img := vendortest.SampleJPEGSize("live", 200_000)
 	ct, body := multipartBody(t, "selfie", img)
-	if err, _ := serve(h, post(ct, body), &upstream{}); statusOf(err) != http.StatusServiceUnavailable {
+	if _, err := serve(h, post(ct, body), &upstream{}); statusOf(err) != http.StatusServiceUnavailable {
 		t.Fatalf("status %d, want 503 (timeout)", statusOf(err))
 	}
-	if h.budget.held() == 0 {
+	if h.budget.Held() == 0 {
 		t.Fatal("the image's budget went back while the vendor call runs")
 	}
 	// Other requests reuse pooled buffers meanwhile; the call's must stay.
@@ -242,9 +208,9 @@ func TestVendorCallOutlivingItsRequestKeepsTheImage(t *testing.T) {
 	if got := <-v.sums; got != sha256.Sum256(img) {
 		t.Fatal("the vendor read an image overwritten after its request ended")
 	}
-	for deadline := time.Now().Add(5 * time.Second); h.budget.held() != 0; {
+	for deadline := time.Now().Add(5 * time.Second); h.budget.Held() != 0; {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d bytes still held after the call ended", h.budget.held())
+			t.Fatalf("%d bytes still held after the call ended", h.budget.Held())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -63,9 +63,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    cache redis {                         # shared by several instances, instead of the above
 //	        address  <host:port>              # or: url redis://[user[:password]@]host:port[/db] (rediss:// for TLS)
 //	        password <secret>                 # placeholders allowed
-//	        db       <n>                      # default 0
+//	        db       <n>                      # default 0; not with a database in url
 //	        prefix   <key prefix>             # default liveness:
 //	        ttl      <duration>               # default 24h
+//	        max_entries <n>                   # this instance's memory while Redis fails; default 100000
 //	    }
 //	    header_prefix <prefix>                # default X-Liveness-
 //	    retries     <n>                       # further attempts on network errors, 5xx, 429; default 2
@@ -318,18 +319,16 @@ func (h *Handler) unmarshalCache(d *caddyfile.Dispenser) error {
 		h.Cache.TTL = caddy.Duration(dur)
 		return nil
 	}
+	maxEntries := func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return d.Errf("cache max_entries must be a positive integer, got %q", v)
+		}
+		h.Cache.MaxEntries = n
+		return nil
+	}
 	if h.Cache.Backend == "memory" {
-		return unmarshalBlock(d, map[string]func(string) error{
-			"ttl": ttl,
-			"max_entries": func(v string) error {
-				n, err := strconv.Atoi(v)
-				if err != nil || n <= 0 {
-					return d.Errf("cache max_entries must be a positive integer, got %q", v)
-				}
-				h.Cache.MaxEntries = n
-				return nil
-			},
-		})
+		return unmarshalBlock(d, map[string]func(string) error{"ttl": ttl, "max_entries": maxEntries})
 	}
 	rc := new(RedisConfig)
 	h.Cache.Redis = rc
@@ -337,11 +336,12 @@ func (h *Handler) unmarshalCache(d *caddyfile.Dispenser) error {
 		return func(v string) error { *p = v; return nil }
 	}
 	err := unmarshalBlock(d, map[string]func(string) error{
-		"ttl":      ttl,
-		"address":  str(&rc.Address),
-		"url":      str(&rc.URL),
-		"password": str(&rc.Password),
-		"prefix":   str(&rc.Prefix),
+		"ttl":         ttl,
+		"max_entries": maxEntries,
+		"address":     str(&rc.Address),
+		"url":         str(&rc.URL),
+		"password":    str(&rc.Password),
+		"prefix":      str(&rc.Prefix),
 		"db": func(v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {

@@ -231,3 +231,28 @@ func TestSecretStaysPlaceholder(t *testing.T) {
 		t.Fatalf("vendors %v", h.vendors)
 	}
 }
+
+// Caddy names the module in front of a provisioning error ("provision
+// http.handlers.liveness: ..."): the error itself starts with the option,
+// not with another "liveness:".
+func TestProvisionErrorsStartWithTheOption(t *testing.T) {
+	t.Setenv("LV_TEST_EMPTY", "")
+	for _, tc := range []struct{ block, start string }{
+		{"sign_key {env.LV_TEST_EMPTY}", "sign_key "},
+		{"cache redis {\n url {env.LV_TEST_EMPTY}\n }", "cache redis url "},
+		{"max_size 1MiB\n max_buffered 2MiB", "max_buffered "},
+	} {
+		h, err := parse("liveness {\n vendor spoofsense {\n api_key k\n }\n " + tc.block + "\n}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = h.Provision(newCaddyContext(t))
+		if err == nil {
+			h.Cleanup()
+			t.Fatalf("%q: provisioned", tc.block)
+		}
+		if !strings.HasPrefix(err.Error(), tc.start) {
+			t.Errorf("%q: error %q, want it to start with %q", tc.block, err, tc.start)
+		}
+	}
+}

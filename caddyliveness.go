@@ -21,7 +21,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/caddy-liveness/caddy-liveness/internal/body"
 	"github.com/caddy-liveness/caddy-liveness/internal/extract"
+	"github.com/caddy-liveness/caddy-liveness/internal/store"
 	"github.com/caddy-liveness/caddy-liveness/vendors"
 )
 
@@ -40,10 +42,30 @@ const (
 	DefaultDuplicateWindow = time.Minute
 )
 
-// pool holds each configuration's cache and in-flight calls, keyed by the
+// Defaults of the memory bounds.
+const (
+	// DefaultMaxBuffered is the budget of bytes held for requests: body
+	// buffers, decoded images and vendor request bodies. 256 MiB is 25
+	// uploads at the default max_size held at once, or hundreds of
+	// ordinary selfies, and leaves a 1 GiB box room for Caddy and the
+	// rest of its sites.
+	DefaultMaxBuffered = 256 << 20
+	// DefaultMaxImages bounds the vendor calls one request can cost: a
+	// selfie with both sides of an ID is three.
+	DefaultMaxImages   = 4
+	DefaultBodyTimeout = time.Minute
+	// DefaultBodyMinRate, after bodyGrace, is slow mobile uplink speed: a
+	// 2 MB selfie arrives within two minutes even at it.
+	DefaultBodyMinRate = 16 << 10
+	// bodyGrace is how long a body may arrive slower than the minimum
+	// rate at its start (a connection warming up).
+	bodyGrace = 5 * time.Second
+)
+
+// usagePool holds each configuration's cache and in-flight calls, keyed by the
 // parts of the configuration that change what is cached, so that a reload
 // that leaves them alone keeps the cache.
-var pool = caddy.NewUsagePool()
+var usagePool = caddy.NewUsagePool()
 
 // Handler checks the faces in matched requests with a liveness vendor.
 type Handler struct {
@@ -160,10 +182,10 @@ type Handler struct {
 	guards    []*guard         // one per vendor, same order
 	now       func() time.Time // the clock of duplicate windows; tests set it
 	x         *extract.Extractor
-	budget    *budget
+	budget    *body.Budget
 	budgetKey string
 	bodyGrace time.Duration // bodyGrace; tests shorten it
-	state     *state
+	shared    *shared
 	poolKey   string
 	logger    *zap.Logger
 }
@@ -202,14 +224,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.x = &extract.Extractor{Sources: h.Sources, MaxPixels: h.MaxPixels, MaxImages: h.MaxImages}
 	if h.SignKey != "" {
-		key, err := vendors.ResolveSecret("liveness: sign_key", h.SignKey)
+		key, err := vendors.ResolveSecret("sign_key", h.SignKey)
 		if err != nil {
 			return err
 		}
 		h.signKey = []byte(key)
 	}
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
-		return fmt.Errorf("liveness: metrics: %w", err)
+		return fmt.Errorf("metrics: %w", err)
 	}
 	var err error
 
@@ -246,36 +268,31 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.guards = append(h.guards, newGuard(v, h.MaxConcurrent, *h.Retries, *h.Breaker))
 	}
 	if len(h.vendors) == 0 {
-		return fmt.Errorf("liveness: at least one vendor is required")
+		return fmt.Errorf("at least one vendor is required")
 	}
 	if h.Prescreen {
 		if h.prescreen, err = vendors.NewPrescreen(runtime.GOMAXPROCS(0)); err != nil {
-			return fmt.Errorf("liveness: %w", err)
+			return err
 		}
 	}
 
-	ttl, entries := time.Duration(h.Cache.TTL), h.Cache.MaxEntries
-	st, _, err := pool.LoadOrNew(key, func() (caddy.Destructor, error) {
-		st := newState(ttl, entries)
-		if redisOpts != nil {
-			// No connection yet: Redis being down at start is handled
-			// like Redis going down later.
-			st.remote = newRedisStore(redisOpts, h.Cache.Redis.Prefix, ttl)
-		}
-		return st, nil
-	})
+	cfg := store.Config[vendors.Result]{TTL: time.Duration(h.Cache.TTL), MaxEntries: h.Cache.MaxEntries, Redis: redisOpts}
+	if redisOpts != nil {
+		cfg.Prefix = h.Cache.Redis.Prefix
+	}
+	st, _, err := usagePool.LoadOrNew(key, func() (caddy.Destructor, error) { return newShared(cfg), nil })
 	if err != nil {
 		return err
 	}
-	h.state, h.poolKey = st.(*state), key
+	h.shared, h.poolKey = st.(*shared), key
 	bkey := "liveness-budget:" + strconv.FormatInt(h.MaxBuffered, 10)
-	b, _, err := pool.LoadOrNew(bkey, func() (caddy.Destructor, error) { return newBudget(h.MaxBuffered), nil })
+	b, _, err := usagePool.LoadOrNew(bkey, func() (caddy.Destructor, error) { return body.NewBudget(h.MaxBuffered), nil })
 	if err != nil {
 		return err
 	}
-	h.budget, h.budgetKey = b.(*budget), bkey
-	h.state.setLogger(h.logger)
-	live.Store(h, struct{}{})
+	h.budget, h.budgetKey = b.(*body.Budget), bkey
+	h.shared.store.SetLogger(h.logger)
+	handlerSet.Store(h, struct{}{})
 	return nil
 }
 
@@ -361,45 +378,45 @@ func (h *Handler) setDefaults() {
 // validate checks the configuration; Provision calls it after defaults.
 func (h *Handler) validate() error {
 	if err := oneOf("mode", h.Mode, modes...); err != nil {
-		return fmt.Errorf("liveness: %w", err)
+		return err
 	}
 	if err := oneOf("on_duplicate", h.OnDuplicate, duplicatePolicies...); err != nil {
-		return fmt.Errorf("liveness: %w", err)
+		return err
 	}
 	if err := oneOf("cache backend", h.Cache.Backend, cacheBackends...); err != nil {
-		return fmt.Errorf("liveness: %w", err)
+		return err
 	}
 	switch {
 	case h.Cache.Backend == "redis" && h.Cache.Redis == nil:
-		return fmt.Errorf("liveness: cache backend redis needs its redis settings")
+		return fmt.Errorf("cache backend redis needs its redis settings")
 	case h.Cache.Backend == "memory" && h.Cache.Redis != nil:
-		return fmt.Errorf("liveness: cache redis settings given for backend memory")
+		return fmt.Errorf("cache redis settings given for backend memory")
 	case h.Cache.Redis != nil:
 		if err := h.Cache.Redis.validate(); err != nil {
-			return fmt.Errorf("liveness: %w", err)
+			return err
 		}
 	}
 	for _, p := range []struct{ name, val string }{{"on_error", h.OnError}, {"on_no_face", h.OnNoFace}, {"on_missing", h.OnMissing}} {
 		if err := oneOf(p.name, p.val, policies...); err != nil {
-			return fmt.Errorf("liveness: %w", err)
+			return err
 		}
 	}
 	if h.Threshold != nil {
 		if err := checkThreshold(*h.Threshold); err != nil {
-			return fmt.Errorf("liveness: %w", err)
+			return err
 		}
 	}
-	if h.MaxBuffered/clientShares < perUpload*h.MaxSize {
-		return fmt.Errorf("liveness: max_buffered (%d) must be at least %d times max_size (%d): one client may hold a quarter of it, and one upload up to %d times its size (body, decoded image, vendor request)",
-			h.MaxBuffered, clientShares*perUpload, h.MaxSize, perUpload)
+	if h.MaxBuffered/body.ClientShares < body.PerUpload*h.MaxSize {
+		return fmt.Errorf("max_buffered (%d) must be at least %d times max_size (%d): one client may hold a quarter of it, and one upload up to %d times its size (body, decoded image, vendor request)",
+			h.MaxBuffered, body.ClientShares*body.PerUpload, h.MaxSize, body.PerUpload)
 	}
 	if h.MaxSize < 0 || h.MaxPixels < 0 || h.Timeout < 0 || h.MaxBuffered < 0 || h.MaxImages < 0 || h.BodyTimeout < 0 || h.BodyMinRate < 0 || h.Cache.TTL < 0 || h.Cache.MaxEntries < 0 ||
 		*h.Retries < 0 || h.Breaker.Failures < 0 || h.Breaker.Cooldown < 0 || h.MaxConcurrent < 0 || h.DuplicateWindow < 0 {
-		return fmt.Errorf("liveness: sizes, durations, counts and limits must not be negative")
+		return fmt.Errorf("sizes, durations, counts and limits must not be negative")
 	}
 	for _, s := range h.Sources {
 		if err := checkSource(s); err != nil {
-			return fmt.Errorf("liveness: %w", err)
+			return err
 		}
 	}
 	return nil
@@ -454,16 +471,16 @@ func checkSource(s Source) error {
 
 // Cleanup releases the shared state; the last user destroys it.
 func (h *Handler) Cleanup() error {
-	live.Delete(h)
+	handlerSet.Delete(h)
 	if h.budgetKey != "" {
-		if _, err := pool.Delete(h.budgetKey); err != nil {
+		if _, err := usagePool.Delete(h.budgetKey); err != nil {
 			return err
 		}
 	}
 	if h.poolKey == "" {
 		return nil
 	}
-	_, err := pool.Delete(h.poolKey)
+	_, err := usagePool.Delete(h.poolKey)
 	return err
 }
 

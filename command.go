@@ -10,14 +10,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -25,6 +22,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
+	"github.com/caddy-liveness/caddy-liveness/internal/redact"
 	"github.com/caddy-liveness/caddy-liveness/vendors"
 )
 
@@ -36,11 +34,7 @@ const (
 )
 
 // Limits of what the check command prints of a vendor's answer.
-const (
-	cliMaxBody     = 2048 // a redacted JSON body, in bytes
-	cliMaxTextBody = 200  // a body that is not JSON, in bytes
-	cliMaxValue    = 512  // one JSON string value; longer ones are omitted
-)
+const ()
 
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
@@ -504,13 +498,6 @@ func cliProvision(ctx context.Context, raw json.RawMessage) (*Handler, func(), e
 		cancel()
 		return nil, nil, err
 	}
-	if v, ok := any(h).(caddy.Validator); ok {
-		if err := v.Validate(); err != nil {
-			_ = h.Cleanup()
-			cancel()
-			return nil, nil, err
-		}
-	}
 	return h, func() { _ = h.Cleanup(); cancel() }, nil
 }
 
@@ -531,7 +518,7 @@ type cliRecorder struct {
 }
 
 func (r *cliRecorder) record(path string, status int, body []byte) {
-	a := cliAnswer{Path: cliRedactText(path), Status: status, Body: cliRedactBody(body)}
+	a := cliAnswer{Path: redact.Text(path), Status: status, Body: redact.Body(body)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.closed {
@@ -567,7 +554,7 @@ func cliCheckOne(ctx context.Context, h *Handler, name string) cliResult {
 	r := cliResult{File: name, Answers: []cliAnswer{}}
 	data, reason, err := cliReadFile(name, h.MaxSize)
 	if err != nil {
-		r.Verdict, r.Reason, r.Error = string(VerdictError), reason, cliRedactText(err.Error())
+		r.Verdict, r.Reason, r.Error = string(VerdictError), reason, redact.Text(err.Error())
 		return r
 	}
 	rec := new(cliRecorder)
@@ -591,7 +578,7 @@ func cliCheckOne(ctx context.Context, h *Handler, name string) cliResult {
 	case o.input != nil:
 		r.Error = o.input.Msg
 	case o.err != nil:
-		r.Error = cliRedactText(o.err.Error())
+		r.Error = redact.Text(o.err.Error())
 	}
 	if r.Verdict == "" {
 		r.Verdict = string(VerdictError)
@@ -656,7 +643,7 @@ func (r cliResult) writeText(w io.Writer) error {
 	}
 	var b strings.Builder
 	line := func(k, v string) { fmt.Fprintf(&b, "%-10s %s\n", k, v) }
-	line("file", cliPrintable(r.File))
+	line("file", redact.Printable(r.File))
 	line("verdict", r.Verdict)
 	line("score", score)
 	line("vendor", dash(r.Vendor))
@@ -668,7 +655,7 @@ func (r cliResult) writeText(w io.Writer) error {
 		line("sha256", r.SHA256)
 	}
 	if r.Error != "" {
-		line("error", cliPrintable(r.Error))
+		line("error", redact.Printable(r.Error))
 	}
 	for i, a := range r.Answers {
 		line(fmt.Sprintf("answer %d", i+1), fmt.Sprintf("%d %s", a.Status, a.Path))
@@ -677,172 +664,4 @@ func (r cliResult) writeText(w io.Writer) error {
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// cliPrintable keeps a line to itself: text with control characters or
-// invalid UTF-8 is quoted.
-func cliPrintable(s string) string {
-	if !utf8.ValidString(s) || strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) >= 0 {
-		return strconv.QuoteToGraphic(s)
-	}
-	return s
-}
-
-// Redaction of vendor answers.
-var (
-	cliURLPattern = regexp.MustCompile(`(?i)https?://[^\s"'<>\\]*`)
-	// Three base64url parts separated by dots: a JWT's header starts with
-	// "eyJ" ({"), and its signature may be empty (alg none); without eyJ,
-	// every part must be long enough not to be a host name or a version.
-	cliJWTPattern     = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*|[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`)
-	cliDataURIPattern = regexp.MustCompile(`(?i)data:[a-z0-9.+/-]*(;[^,;\s]*)*;base64,[A-Za-z0-9+/=_-]*`)
-	cliKeyNormalizer  = strings.NewReplacer("_", "", "-", "", ".", "")
-)
-
-// cliSecretKey reports whether a JSON key holds a secret, a token or a
-// proof link: token, access_token, client_secret, api_key, apikey,
-// secret, authorization, declined_proof, and their variants
-// (case, - or _, refresh_token, x-api-key, clientSecret...).
-func cliSecretKey(k string) bool {
-	n := strings.ToLower(cliKeyNormalizer.Replace(k))
-	if n == "authorization" || strings.HasSuffix(n, "token") {
-		return true
-	}
-	for _, s := range []string{"secret", "apikey", "password", "proof", "credential"} {
-		if strings.Contains(n, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// cliRedactText replaces URLs, JWTs and base64 data URIs in s.
-func cliRedactText(s string) string {
-	s = cliDataURIPattern.ReplaceAllString(s, "[redacted-data-uri]")
-	s = cliURLPattern.ReplaceAllString(s, "[redacted-url]")
-	return cliJWTPattern.ReplaceAllString(s, "[redacted-jwt]")
-}
-
-// cliRedactBody renders a vendor's answer for printing. JSON is written
-// compact, keys in order, with the values of secret keys replaced, URLs,
-// JWTs and data URIs redacted within strings and long strings omitted,
-// cut to 2 KB. Anything else is redacted the same way, made printable and
-// cut to 200 bytes.
-func cliRedactBody(raw []byte) string {
-	if s, ok := cliRedactJSON(raw); ok {
-		return cliTruncate(s, cliMaxBody)
-	}
-	s := cliRedactText(string(raw))
-	s = strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || (!unicode.IsPrint(r) && r != ' ') {
-			return '.'
-		}
-		return r
-	}, s)
-	return cliTruncate(s, cliMaxTextBody)
-}
-
-// cliTruncate cuts s to at most n bytes (on a rune boundary), saying how
-// long it was.
-func cliTruncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + fmt.Sprintf("...[truncated, %d bytes]", len(s))
-}
-
-func cliRedactJSON(raw []byte) (string, bool) {
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return "", false
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var b bytes.Buffer
-	if err := cliRedactValue(dec, &b, false); err != nil {
-		return "", false
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return "", false
-	}
-	return b.String(), true
-}
-
-// cliRedactValue copies one JSON value from dec to b; secret: the value
-// (and all it holds) belongs to a secret key.
-func cliRedactValue(dec *json.Decoder, b *bytes.Buffer, secret bool) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		open, end := byte(t), byte('}')
-		if t == '[' {
-			end = ']'
-		} else if t != '{' {
-			return fmt.Errorf("unexpected %v", t)
-		}
-		b.WriteByte(open)
-		for first := true; dec.More(); first = false {
-			if !first {
-				b.WriteByte(',')
-			}
-			inner := secret
-			if open == '{' {
-				kt, err := dec.Token()
-				if err != nil {
-					return err
-				}
-				k, ok := kt.(string)
-				if !ok {
-					return fmt.Errorf("object key %v", kt)
-				}
-				cliWriteJSONString(b, cliRedactText(k))
-				b.WriteByte(':')
-				inner = secret || cliSecretKey(k)
-			}
-			if err := cliRedactValue(dec, b, inner); err != nil {
-				return err
-			}
-		}
-		if _, err := dec.Token(); err != nil {
-			return err
-		}
-		b.WriteByte(end)
-	case string:
-		switch {
-		case secret && t != "":
-			t = "[redacted]"
-		case len(t) > cliMaxValue:
-			t = fmt.Sprintf("[omitted, %d bytes]", len(t))
-		default:
-			t = cliRedactText(t)
-		}
-		cliWriteJSONString(b, t)
-	case json.Number:
-		if secret {
-			cliWriteJSONString(b, "[redacted]")
-		} else {
-			b.WriteString(t.String())
-		}
-	case bool:
-		b.WriteString(strconv.FormatBool(t))
-	case nil:
-		b.WriteString("null")
-	default:
-		return fmt.Errorf("unexpected token %T", tok)
-	}
-	return nil
-}
-
-func cliWriteJSONString(b *bytes.Buffer, s string) {
-	var tmp bytes.Buffer
-	enc := json.NewEncoder(&tmp)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)
-	b.Write(bytes.TrimRight(tmp.Bytes(), "\n"))
 }

@@ -42,7 +42,7 @@ func TestDuplicates(t *testing.T) {
 				c.t = start.Add(s.after)
 				ct, body := multipartBody(t, "selfie", img)
 				up := &upstream{}
-				err, repl := serve(h, post(ct, body), up)
+				repl, err := serve(h, post(ct, body), up)
 				if got := statusOf(err); got != s.status {
 					t.Fatalf("step %d: status %d, want %d", i, got, s.status)
 				}

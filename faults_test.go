@@ -154,7 +154,7 @@ func TestFaultMatrix(t *testing.T) {
 						h.Timeout = caddy.Duration(2 * time.Second)
 					}, mv.client(t, srv.URL))
 					up := &upstream{}
-					err, repl := serve(h, post("image/jpeg", img), up)
+					repl, err := serve(h, post("image/jpeg", img), up)
 
 					wantStatus := 0
 					if policy == "deny" {

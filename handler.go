@@ -14,8 +14,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
+	"github.com/caddy-liveness/caddy-liveness/internal/body"
 	"github.com/caddy-liveness/caddy-liveness/internal/extract"
 	"github.com/caddy-liveness/caddy-liveness/vendors"
 	"github.com/caddy-liveness/caddy-liveness/verify"
@@ -30,11 +30,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	stripHeaders(r.Header, h.HeaderPrefix)
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 
-	l := newLease(h.budget, clientKey(r))
-	body, rest, o := h.readBody(w, r, l)
+	l := body.NewLease(h.budget, clientKey(r))
+	buf, rest, o := h.readBody(w, r, l)
 	size := o.size
 	if o.input == nil {
-		o = h.check(r, repl, body, l)
+		o = h.check(r, repl, buf, l)
 	}
 	if o.input != nil {
 		o.verdict, o.reason = VerdictError, o.input.Reason
@@ -54,7 +54,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	metrics.checks.WithLabelValues(labelOr(o.vendor, "none"), labelOr(string(o.verdict), "missing")).Inc()
 	h.log(r, o, status, herr, size, time.Since(start))
 	if herr != nil {
-		l.release()
+		l.Release()
 		return herr
 	}
 
@@ -64,16 +64,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			h.sign(r)
 		}
 	}
-	if body == nil && rest == nil {
-		l.release()
+	if buf == nil && rest == nil {
+		l.Release()
 		return next.ServeHTTP(w, r)
 	}
 	// The buffers go back to the pool, and their bytes to the budget, once
 	// the next handlers have read them or closed the body and this
 	// returned, and no vendor call holds them.
-	pb := &pooledBody{buf: body, rest: rest, lease: l, orig: r.Body}
+	pb := body.NewBody(buf, rest, l, r.Body)
 	r.Body = pb
-	defer pb.finish()
+	defer pb.Finish()
 	return next.ServeHTTP(w, r)
 }
 
@@ -112,7 +112,7 @@ func (h *Handler) sign(r *http.Request) {
 // budget, too slow, a read error) it returns what it read and the unread
 // remainder, so a request passed through in annotate or shadow mode keeps
 // every byte.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, l *lease) (body []byte, rest io.Reader, o outcome) {
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, l *body.Lease) (data []byte, rest io.Reader, o outcome) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil, o
 	}
@@ -135,7 +135,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, l *lease) (bo
 				next = limit // no small last step
 			}
 			var err error
-			if buf, err = l.grow(r.Context(), buf, int(next)); err != nil {
+			if buf, err = l.Grow(r.Context(), buf, int(next)); err != nil {
 				o.size, o.input = int64(len(buf)), overloaded()
 				return buf, r.Body, o
 			}
@@ -233,9 +233,9 @@ func (c *bodyClock) stop() {
 }
 
 // check finds the media in the body and decides about each.
-func (h *Handler) check(r *http.Request, repl *caddy.Replacer, body []byte, l *lease) outcome {
-	alloc := func(n int) []byte { return l.buffer(r.Context(), n) }
-	media, err := h.x.Extract(extract.Request{Header: r.Header, RawQuery: r.URL.RawQuery, Body: body}, alloc)
+func (h *Handler) check(r *http.Request, repl *caddy.Replacer, data []byte, l *body.Lease) outcome {
+	alloc := func(n int) []byte { return l.Buffer(r.Context(), n) }
+	media, err := h.x.Extract(extract.Request{Header: r.Header, RawQuery: r.URL.RawQuery, Body: data}, alloc)
 	if err != nil {
 		var ie *inputError
 		if errors.As(err, &ie) {
@@ -277,14 +277,14 @@ func (h *Handler) sightings(ctx context.Context, media []extract.Medium) int {
 	now := h.now()
 	dup := 0
 	for _, m := range media {
-		s := h.state.sight(ctx, m.Sum, now)
+		s := h.shared.store.Sight(ctx, m.Sum, now)
 		switch {
-		case s.count == 1:
-		case now.Sub(s.first) <= time.Duration(h.DuplicateWindow):
+		case s.Count == 1:
+		case now.Sub(s.First) <= time.Duration(h.DuplicateWindow):
 			metrics.duplicates.WithLabelValues("retry").Inc()
 		default:
 			metrics.duplicates.WithLabelValues(h.OnDuplicate).Inc()
-			dup = max(dup, s.count)
+			dup = max(dup, s.Count)
 		}
 	}
 	return dup
@@ -293,12 +293,12 @@ func (h *Handler) sightings(ctx context.Context, media []extract.Medium) int {
 // checkMedium asks the vendors in order, each through its own cache
 // entries, moving on only when a vendor fails with an error that another
 // vendor may not have.
-func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32]byte, l *lease) outcome {
+func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32]byte, l *body.Lease) outcome {
 	var o outcome
 	screened := false
 	for i, v := range h.vendors {
 		profile := v.Profile(req)
-		res, hit := h.state.get(ctx, profile, sum)
+		res, hit := h.shared.store.Get(ctx, profile, sum)
 		if !hit && !screened && h.prescreen != nil && !isLocal(v) {
 			screened = true
 			if o, refused := h.screen(ctx, req, sum); refused {
@@ -308,9 +308,9 @@ func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32
 		var err error
 		if hit {
 			metrics.cache.WithLabelValues("hit").Inc()
-			h.state.hits.Add(1)
+			h.shared.hits.Add(1)
 		} else {
-			h.state.misses.Add(1)
+			h.shared.misses.Add(1)
 			vctx, cancel := shareOfDeadline(ctx, len(h.vendors)-i)
 			res, err = h.call(vctx, h.guards[i], profile, sum, req, l)
 			cancel()
@@ -343,7 +343,7 @@ func isLocal(v vendors.Vendor) bool {
 // vendor judges the image as it would have without it.
 func (h *Handler) screen(ctx context.Context, req *vendors.Request, sum [32]byte) (outcome, bool) {
 	profile := h.prescreen.Profile()
-	res, hit := h.state.get(ctx, profile, sum)
+	res, hit := h.shared.store.Get(ctx, profile, sum)
 	if !hit {
 		// The prescreen may wait for an inference slot a quarter of what
 		// is left of the deadline, 2 s at most: the rest is the vendor's.
@@ -355,7 +355,7 @@ func (h *Handler) screen(ctx context.Context, req *vendors.Request, sum [32]byte
 			h.logger.Debug("prescreen failed; the vendor judges the image", zap.String("error", err.Error()))
 			return outcome{}, false
 		}
-		h.state.set(ctx, profile, sum, res)
+		h.shared.store.Set(ctx, profile, sum, res)
 	}
 	if res.Class != vendors.ClassNoFace {
 		return outcome{}, false
@@ -396,24 +396,24 @@ func shareOfDeadline(ctx context.Context, left int) (context.Context, context.Ca
 // The call may outlive the request: it holds a reference to the request's
 // lease (l, nil for the check command), whose buffers hold the image, and
 // takes from it the budget of the vendor's request body.
-func (h *Handler) call(ctx context.Context, g *guard, profile string, sum [32]byte, req *vendors.Request, l *lease) (vendors.Result, error) {
+func (h *Handler) call(ctx context.Context, g *guard, profile string, sum [32]byte, req *vendors.Request, l *body.Lease) (vendors.Result, error) {
 	deadline, _ := ctx.Deadline()
 	var led atomic.Bool // set by the request whose call runs
 	shared := false     // written by that call, read after it ended
 	if l != nil {
-		l.retain() // for the call, if this request's is the one that runs
+		l.Retain() // for the call, if this request's is the one that runs
 	}
-	ch := h.state.calls.DoChan(cacheKey(profile, sum), func() (any, error) {
+	ch := h.shared.calls.DoChan(callKey(profile, sum), func() (any, error) {
 		led.Store(true)
 		if l != nil {
-			defer l.release()
+			defer l.Release()
 		}
 		cctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 		defer cancel()
 		// A call that ended between this request's cache miss and now
 		// (here or, with Redis, on another instance) has left its result:
 		// take it rather than asking again.
-		res, found, release, err := h.state.claim(cctx, profile, sum)
+		res, found, release, err := h.shared.store.Claim(cctx, profile, sum)
 		if err != nil {
 			return vendors.Result{}, g.err("no answer before the deadline", err)
 		}
@@ -426,21 +426,21 @@ func (h *Handler) call(ctx context.Context, g *guard, profile string, sum [32]by
 			// The vendor's request body: the image in base64 (4/3 of it)
 			// and its envelope, at most.
 			est := int64(len(req.Media.Data))*4/3 + 4096
-			if err := l.take(cctx, est); err != nil {
+			if err := l.Take(cctx, est); err != nil {
 				return vendors.Result{}, g.err("no memory budget left for the vendor request", err)
 			}
-			defer l.give(est)
+			defer l.Give(est)
 		}
 		res, err = g.check(cctx, req)
 		if err == nil && res.Class != vendors.ClassInconclusive {
-			h.state.set(cctx, profile, sum, res)
+			h.shared.store.Set(cctx, profile, sum, res)
 		}
 		return res, err
 	})
 	select {
 	case r := <-ch:
 		if !led.Load() && l != nil {
-			l.release() // another request's call answered: this one's never ran
+			l.Release() // another request's call answered: this one's never ran
 		}
 		if led.Load() && !shared {
 			metrics.cache.WithLabelValues("miss").Inc()
@@ -456,154 +456,12 @@ func (h *Handler) call(ctx context.Context, g *guard, profile string, sum [32]by
 			go func() {
 				<-ch // the call ends by its deadline
 				if !led.Load() {
-					l.release()
+					l.Release()
 				}
 			}()
 		}
 		return vendors.Result{}, g.err("no answer before the deadline", ctx.Err())
 	}
-}
-
-// fallsBack reports whether a vendor error lets the next vendor try:
-// trouble with that vendor, not with the image.
-func fallsBack(err error) bool {
-	switch vendors.KindOf(err) {
-	case vendors.KindUnavailable, vendors.KindRateLimited, vendors.KindAuth, vendors.KindTooLarge, vendors.KindUnsupported:
-		return true
-	}
-	return false
-}
-
-func errorReason(err error) string {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return "timeout"
-	}
-	return string(vendors.KindOf(err))
-}
-
-// denial returns the status (0: pass) and client message for an outcome
-// under the policies. Messages never reveal a score.
-func (h *Handler) denial(o outcome) (int, string) {
-	if o.input != nil {
-		return o.input.Status, o.input.Msg
-	}
-	switch o.verdict {
-	case "":
-		if h.OnMissing == "deny" {
-			return http.StatusBadRequest, "no image found in the request"
-		}
-	case VerdictSpoof:
-		if o.reason == "duplicate" {
-			return http.StatusForbidden, "liveness check failed: image already used"
-		}
-		return http.StatusForbidden, "liveness check failed"
-	case VerdictNoFace:
-		if h.OnNoFace == "deny" {
-			switch o.reason {
-			case "several_faces":
-				return http.StatusUnprocessableEntity, "more than one face in the image"
-			case "face_too_small":
-				return http.StatusUnprocessableEntity, "the face in the image is too small"
-			}
-			return http.StatusUnprocessableEntity, "no face found in the image"
-		}
-	case VerdictError:
-		switch vendors.KindOf(o.err) {
-		case vendors.KindTooLarge:
-			return http.StatusRequestEntityTooLarge, "image too large for the liveness check"
-		case vendors.KindInvalidMedia, vendors.KindUnsupported:
-			return http.StatusUnsupportedMediaType, "media not accepted by the liveness check"
-		}
-		if h.OnError == "deny" {
-			return http.StatusServiceUnavailable, "liveness check unavailable, try again later"
-		}
-	case VerdictInconclusive:
-		if h.OnError == "deny" {
-			return http.StatusServiceUnavailable, "liveness check inconclusive, try again later"
-		}
-	}
-	return 0, ""
-}
-
-func labelOr(v, empty string) string {
-	if v == "" {
-		return empty
-	}
-	return v
-}
-
-// log writes the one line per decision. It holds hashes and verdicts,
-// never image bytes or secrets.
-func (h *Handler) log(r *http.Request, o outcome, status int, herr error, size int64, took time.Duration) {
-	action := "pass"
-	switch {
-	case herr != nil:
-		action = "deny"
-	case status != 0:
-		action = "would_deny"
-	}
-	level := zapcore.InfoLevel
-	switch {
-	case o.err != nil && vendors.KindOf(o.err) == vendors.KindAuth:
-		level = zapcore.ErrorLevel // credentials refused or expired: the operator must act
-	case o.err != nil:
-		level = zapcore.WarnLevel
-	}
-	ce := h.logger.Check(level, "liveness decision")
-	if ce == nil {
-		return
-	}
-	fields := []zap.Field{
-		zap.String("mode", h.Mode),
-		zap.String("action", action),
-		zap.String("verdict", string(o.verdict)),
-		zap.String("vendor", o.vendor),
-		zap.Duration("duration", took),
-		zap.Int64("size", size),
-	}
-	if o.vendor != "" {
-		fields = append(fields, zap.String("cache", o.cacheString()))
-	}
-	if o.hasScore {
-		fields = append(fields, zap.Float64("score", o.score))
-	}
-	if o.reason != "" {
-		fields = append(fields, zap.String("reason", o.reason))
-	}
-	if o.reference != "" {
-		fields = append(fields, zap.String("reference", o.reference))
-	}
-	if o.duplicate > 0 {
-		fields = append(fields, zap.Int("duplicate", o.duplicate))
-	}
-	if status != 0 {
-		fields = append(fields, zap.Int("status", status))
-	}
-	var he caddyhttp.HandlerError
-	if errors.As(herr, &he) {
-		fields = append(fields, zap.String("error_id", he.ID))
-	}
-	if len(o.sums) > 0 {
-		prefixes := make([]string, len(o.sums))
-		for i, s := range o.sums {
-			prefixes[i] = s[:12]
-		}
-		fields = append(fields, zap.Strings("image_sha256_prefix", prefixes))
-	}
-	if o.input != nil {
-		fields = append(fields, zap.String("error", o.input.Msg))
-		if o.input.Rule != "" {
-			fields = append(fields, zap.String("rule", o.input.Rule))
-		}
-		if o.input.Where != "" {
-			fields = append(fields, zap.String("field", o.input.Where))
-		}
-	}
-	if o.err != nil {
-		fields = append(fields, zap.String("vendor_error_kind", string(vendors.KindOf(o.err))), zap.String("error", o.err.Error()))
-	}
-	fields = append(fields, zap.String("method", r.Method), zap.String("uri", r.RequestURI))
-	ce.Write(fields...)
 }
 
 // checkFile runs one file through the vendor chain as ServeHTTP does for

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -47,7 +48,7 @@ func TestEnforceDecisions(t *testing.T) {
 			h, _ := testHandler(t, tt.configure, newFake("fake"))
 			ct, body := multipartBody(t, "selfie", tt.img)
 			up := &upstream{}
-			err, repl := serve(h, post(ct, body), up)
+			repl, err := serve(h, post(ct, body), up)
 			if got := statusOf(err); got != tt.status {
 				t.Fatalf("status %d, want %d (err %v)", got, tt.status, err)
 			}
@@ -90,7 +91,7 @@ func TestLiveHeadersAndForgedHeadersStripped(t *testing.T) {
 		req.Header[name] = []string{"live"} // as sent, not canonicalised
 	}
 	up := &upstream{}
-	if err, _ := serve(h, req, up); err != nil {
+	if _, err := serve(h, req, up); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{
@@ -119,7 +120,7 @@ func TestLiveHeadersAndForgedHeadersStripped(t *testing.T) {
 	ct, body = multipartBody(t, "selfie", spoofJPEG)
 	req = post(ct, body)
 	req.Header.Set("X-Liveness-Verdict", "live")
-	if err, _ := serve(h, req, up); statusOf(err) != 403 {
+	if _, err := serve(h, req, up); statusOf(err) != 403 {
 		t.Fatalf("forged live header let a spoof through: %v", err)
 	}
 }
@@ -131,7 +132,7 @@ func TestCacheHitAndThresholdChange(t *testing.T) {
 	for i, wantCache := range []string{"miss", "hit"} {
 		ct, body := multipartBody(t, "selfie", img)
 		up := &upstream{}
-		if err, _ := serve(h, post(ct, body), up); err != nil {
+		if _, err := serve(h, post(ct, body), up); err != nil {
 			t.Fatal(err)
 		}
 		if got := up.header.Get("X-Liveness-Cache"); got != wantCache {
@@ -148,7 +149,7 @@ func TestCacheHitAndThresholdChange(t *testing.T) {
 	t65 := 0.65
 	h.Threshold = &t65
 	ct, body := multipartBody(t, "selfie", img)
-	err, repl := serve(h, post(ct, body), &upstream{})
+	repl, err := serve(h, post(ct, body), &upstream{})
 	if statusOf(err) != 403 {
 		t.Fatalf("threshold 0.65 on score 0.60: %v, want 403", err)
 	}
@@ -168,11 +169,11 @@ func TestErrorsAreNotCached(t *testing.T) {
 	}
 	h, _ := testHandler(t, nil, v)
 	ct, body := multipartBody(t, "selfie", liveJPEG)
-	if err, _ := serve(h, post(ct, body), &upstream{}); statusOf(err) != 503 {
+	if _, err := serve(h, post(ct, body), &upstream{}); statusOf(err) != 503 {
 		t.Fatalf("got %v, want 503", err)
 	}
 	fail = false
-	if err, _ := serve(h, post(ct, body), &upstream{}); err != nil {
+	if _, err := serve(h, post(ct, body), &upstream{}); err != nil {
 		t.Fatalf("after recovery: %v", err)
 	}
 	// 1 + 2 retries for the 500, then 1 for the recovered vendor.
@@ -185,7 +186,7 @@ func TestSeveralImagesWorstWins(t *testing.T) {
 	h, _ := testHandler(t, func(h *Handler) { h.Mode = "annotate" }, newFake("fake"))
 	ct, body := multipartBody(t, "front", liveJPEG, "back", vendortest.SampleJPEG("score=0.8"), "third", spoofJPEG)
 	up := &upstream{}
-	if err, _ := serve(h, post(ct, body), up); err != nil {
+	if _, err := serve(h, post(ct, body), up); err != nil {
 		t.Fatal(err)
 	}
 	if got := up.header.Get("X-Liveness-Verdict"); got != "spoof" {
@@ -217,7 +218,7 @@ func TestModes(t *testing.T) {
 				sent := bodyOf(t, req)
 				req.Header.Set("X-Liveness-Verdict", "live")
 				up := &upstream{}
-				err, repl := serve(h, req, up)
+				repl, err := serve(h, req, up)
 				if err != nil || up.calls != 1 {
 					t.Fatalf("%s: %s must pass: err %v, upstream calls %d", name, mode, err, up.calls)
 				}
@@ -297,7 +298,7 @@ func TestBadInputCorpus(t *testing.T) {
 			v := newFake("fake")
 			h, logs := testHandler(t, func(h *Handler) { h.MaxSize = 200_000; h.Sources = tt.sources }, v)
 			up := &upstream{}
-			err, _ := serve(h, tt.req(), up)
+			_, err := serve(h, tt.req(), up)
 			if got := statusOf(err); got != tt.status {
 				t.Fatalf("status %d, want %d (%v)", got, tt.status, err)
 			}
@@ -325,7 +326,7 @@ func TestOversizedPassesWholeInAnnotate(t *testing.T) {
 			req.ContentLength = -1
 		}
 		up := &upstream{}
-		if err, _ := serve(h, req, up); err != nil {
+		if _, err := serve(h, req, up); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(up.body, body) {
@@ -341,7 +342,7 @@ func TestMissingAllowed(t *testing.T) {
 	h, _ := testHandler(t, func(h *Handler) { h.OnMissing = "allow" }, newFake("fake"))
 	up := &upstream{}
 	body := []byte(`{"name":"x"}`)
-	if err, _ := serve(h, post("application/json", body), up); err != nil {
+	if _, err := serve(h, post("application/json", body), up); err != nil {
 		t.Fatal(err)
 	}
 	if up.header.Get("X-Liveness-Verdict") != "" || up.header.Get("X-Liveness-Reason") != "missing_image" {
@@ -360,7 +361,7 @@ func TestFallbackOnVendorError(t *testing.T) {
 	second := newFake("second")
 	h, _ := testHandler(t, nil, primary, second)
 	ct, body := multipartBody(t, "selfie", spoofJPEG)
-	err, repl := serve(h, post(ct, body), &upstream{})
+	repl, err := serve(h, post(ct, body), &upstream{})
 	if statusOf(err) != 403 {
 		t.Fatalf("got %v, want the second vendor's spoof (403)", err)
 	}
@@ -371,7 +372,7 @@ func TestFallbackOnVendorError(t *testing.T) {
 	primary.answer = byMarker
 	second.calls.Store(0)
 	ct, body = multipartBody(t, "selfie", vendortest.SampleJPEG("score=0.1"))
-	if err, _ := serve(h, post(ct, body), &upstream{}); statusOf(err) != 403 || second.calls.Load() != 0 {
+	if _, err := serve(h, post(ct, body), &upstream{}); statusOf(err) != 403 || second.calls.Load() != 0 {
 		t.Fatalf("spoof from the primary fell back: %v, second calls %d", err, second.calls.Load())
 	}
 }
@@ -385,7 +386,7 @@ func TestFallbackAfterAHang(t *testing.T) {
 	h, _ := testHandler(t, func(h *Handler) { h.Timeout = caddy.Duration(time.Second) }, hung, second)
 	ct, body := multipartBody(t, "selfie", liveJPEG)
 	up := &upstream{}
-	err, repl := serve(h, post(ct, body), up)
+	repl, err := serve(h, post(ct, body), up)
 	if err != nil || up.calls != 1 {
 		t.Fatalf("err %v, upstream calls %d", err, up.calls)
 	}
@@ -410,7 +411,7 @@ func TestSingleflight(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err, _ := serve(h, post(ct, body), ups[i])
+			_, err := serve(h, post(ct, body), ups[i])
 			errs <- err
 		}()
 	}
@@ -455,7 +456,7 @@ func TestAmbiguousRequestInEachMode(t *testing.T) {
 			req := post(ct, body)
 			req.Header.Add("Content-Type", "text/plain")
 			up := &upstream{}
-			err, repl := serve(h, req, up)
+			repl, err := serve(h, req, up)
 			if mode == "enforce" {
 				if statusOf(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "ambiguous request") || up.calls != 0 {
 					t.Fatalf("err %v, upstream calls %d", err, up.calls)
@@ -482,5 +483,26 @@ func TestAmbiguousRequestInEachMode(t *testing.T) {
 				t.Errorf("%d log lines naming the rule, want 1", n)
 			}
 		})
+	}
+}
+
+// The decision log gives the size of a body refused by its Content-Length
+// (unread) as that Content-Length, and of a body read as the bytes read.
+func TestDecisionLogSize(t *testing.T) {
+	h, logs := testHandler(t, func(h *Handler) { h.MaxSize = 4000 }, newFake("size"))
+	ct, payload := multipartBody(t, "selfie", vendortest.SampleJPEGSize("live", 8000))
+	if _, err := serve(h, post(ct, payload), &upstream{}); statusOf(err) != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d, want 413", statusOf(err))
+	}
+	ct, small := multipartBody(t, "selfie", vendortest.SampleJPEGSize("live", 600))
+	if _, err := serve(h, post(ct, small), &upstream{}); err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int64
+	for _, e := range logs.FilterMessage("liveness decision").All() {
+		sizes = append(sizes, e.ContextMap()["size"].(int64))
+	}
+	if want := []int64{int64(len(payload)), int64(len(small))}; !slices.Equal(sizes, want) {
+		t.Fatalf("logged sizes %v, want %v", sizes, want)
 	}
 }

@@ -21,7 +21,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/caddy-liveness/caddy-liveness/internal/body"
 	"github.com/caddy-liveness/caddy-liveness/internal/extract"
+	"github.com/caddy-liveness/caddy-liveness/internal/store"
 	"github.com/caddy-liveness/caddy-liveness/vendors"
 	"github.com/caddy-liveness/caddy-liveness/vendors/vendortest"
 )
@@ -87,9 +89,10 @@ func testHandler(t testing.TB, configure func(*Handler), vs ...vendors.Vendor) (
 		h.guards = append(h.guards, newGuard(v, h.MaxConcurrent, *h.Retries, *h.Breaker))
 	}
 	h.x = &extract.Extractor{Sources: h.Sources, MaxPixels: h.MaxPixels, MaxImages: h.MaxImages}
-	h.budget = newBudget(h.MaxBuffered)
-	h.state = newState(time.Duration(h.Cache.TTL), h.Cache.MaxEntries)
-	t.Cleanup(func() { _ = h.state.Destruct() })
+	h.budget = body.NewBudget(h.MaxBuffered)
+	h.shared = newShared(store.Config[vendors.Result]{TTL: time.Duration(h.Cache.TTL), MaxEntries: h.Cache.MaxEntries})
+	s := h.shared
+	t.Cleanup(func() { _ = s.Destruct() })
 	return h, logs
 }
 
@@ -115,13 +118,13 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// serve runs one request through h and returns the handler error, the
-// replacer and the recorder.
-func serve(h *Handler, req *http.Request, up *upstream) (error, *caddy.Replacer) {
+// serve runs one request through h and returns the replacer and the
+// handler error.
+func serve(h *Handler, req *http.Request, up *upstream) (*caddy.Replacer, error) {
 	repl := caddy.NewReplacer()
 	ctx := context.WithValue(req.Context(), caddy.ReplacerCtxKey, repl)
 	req = req.WithContext(ctx)
-	return h.ServeHTTP(httptest.NewRecorder(), req, caddyhttp.HandlerFunc(up.ServeHTTP)), repl
+	return repl, h.ServeHTTP(httptest.NewRecorder(), req, caddyhttp.HandlerFunc(up.ServeHTTP))
 }
 
 func statusOf(err error) int {

@@ -64,7 +64,7 @@ func TestLocalVendorJudgesSampleFaces(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ct, body := multipartBody(t, c.field, c.data)
 			up := &upstream{}
-			err, repl := serve(h, post(ct, body), up)
+			repl, err := serve(h, post(ct, body), up)
 			if got := statusOf(err); got != c.status {
 				t.Fatalf("status %d, want %d (%v)", got, c.status, err)
 			}
@@ -146,7 +146,7 @@ func TestLocalSeveralFaces(t *testing.T) {
 	} {
 		ct, body := multipartBody(t, "selfie", two)
 		up := &upstream{}
-		err, repl := serve(c.h, post(ct, body), up)
+		repl, err := serve(c.h, post(ct, body), up)
 		he, _ := err.(caddyhttp.HandlerError)
 		if he.StatusCode != 422 || !strings.Contains(he.Err.Error(), "more than one face") || up.calls != 0 {
 			t.Fatalf("%s: %v, upstream calls %d", c.name, err, up.calls)
@@ -196,7 +196,7 @@ func TestLocalVendorAsFallback(t *testing.T) {
 	h, _ := testHandler(t, func(h *Handler) { r := 0; h.Retries = &r }, down, localVendor(t, "local"))
 	ct, body := multipartBody(t, "selfie", sampleFace(t, "T1"))
 	up := &upstream{}
-	err, _ := serve(h, post(ct, body), up)
+	_, err := serve(h, post(ct, body), up)
 	if err != nil || up.calls != 1 {
 		t.Fatalf("err %v, upstream calls %d", err, up.calls)
 	}
@@ -204,7 +204,7 @@ func TestLocalVendorAsFallback(t *testing.T) {
 		t.Fatalf("paid calls %d, vendor header %q", down.calls.Load(), up.header.Get("X-Liveness-Vendor"))
 	}
 	ct, body = multipartBody(t, "selfie", sampleFace(t, "F2"))
-	if err, _ := serve(h, post(ct, body), &upstream{}); statusOf(err) != 403 {
+	if _, err := serve(h, post(ct, body), &upstream{}); statusOf(err) != 403 {
 		t.Fatalf("spoof through the fallback: %v", err)
 	}
 }
@@ -225,7 +225,7 @@ func TestPrescreenSavesVendorCalls(t *testing.T) {
 	grey := vendortest.FacelessPNG(320, 240)
 	for i := range 2 {
 		ct, body := multipartBody(t, "selfie", grey)
-		err, repl := serve(h, post(ct, body), &upstream{})
+		repl, err := serve(h, post(ct, body), &upstream{})
 		if statusOf(err) != 422 {
 			t.Fatalf("faceless image %d: %v, want 422", i, err)
 		}
@@ -244,7 +244,7 @@ func TestPrescreenSavesVendorCalls(t *testing.T) {
 	}
 	ct, body := multipartBody(t, "selfie", sampleFace(t, "F1"))
 	up := &upstream{}
-	if err, _ := serve(h, post(ct, body), up); err != nil || up.calls != 1 {
+	if _, err := serve(h, post(ct, body), up); err != nil || up.calls != 1 {
 		t.Fatalf("a face did not reach the vendor: %v", err)
 	}
 	if paid.calls.Load() != 1 {
@@ -292,7 +292,7 @@ func TestLocalVendorInEveryMode(t *testing.T) {
 		h, _ := testHandler(t, func(h *Handler) { h.Mode = mode }, localVendor(t, "local"))
 		ct, body := multipartBody(t, "selfie", sampleFace(t, "F2"))
 		up := &upstream{}
-		err, repl := serve(h, post(ct, body), up)
+		repl, err := serve(h, post(ct, body), up)
 		if err != nil || up.calls != 1 || !bytes.Equal(up.body, body) {
 			t.Fatalf("%s: %v, upstream calls %d", mode, err, up.calls)
 		}

@@ -38,7 +38,7 @@ func TestMetricsCount(t *testing.T) {
 	}
 	auth0, open0 := c(metrics.vendorErrors, "metricsvendor", "auth"), c(metrics.vendorErrors, "metricsvendor", "breaker_open")
 	for range 6 { // the default breaker opens after 5 failed calls
-		h.state.cache.c.Flush()
+		h.shared.store.Purge(t.Context(), nil)
 		ct, body := multipartBody(t, "selfie", liveJPEG)
 		serve(h, post(ct, body), &upstream{})
 	}

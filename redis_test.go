@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/caddy-liveness/caddy-liveness/internal/store"
 	"github.com/caddy-liveness/caddy-liveness/vendors"
 	"github.com/caddy-liveness/caddy-liveness/vendors/vendortest"
 )
@@ -49,15 +50,6 @@ func testPrefix(t testing.TB) string {
 	return "test:" + strings.ReplaceAll(t.Name(), "/", ".") + ":" + hex.EncodeToString(b[:]) + ":"
 }
 
-func redisOptions(t testing.TB, addr string) *redis.Options {
-	t.Helper()
-	opts, err := (&RedisConfig{Address: addr}).options()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return opts
-}
-
 // rawClient talks to the test server directly, to look at the keys.
 func rawClient(t testing.TB) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: redisAddr(t)})
@@ -65,165 +57,14 @@ func rawClient(t testing.TB) *redis.Client {
 	return c
 }
 
-// newTestRedisStore is a redisStore on the test server under a fresh
-// prefix, whose keys go when the test ends.
-func newTestRedisStore(t *testing.T, ttl time.Duration) *redisStore {
-	rs := newRedisStore(redisOptions(t, redisAddr(t)), testPrefix(t), ttl)
-	rs.opTimeout = 2 * time.Second // correctness here, not latency
-	t.Cleanup(func() {
-		rs.c.Del(context.Background(), keys(t, rs.c, rs.prefix)...)
-		rs.close()
-	})
-	return rs
-}
-
 func keys(t testing.TB, c *redis.Client, prefix string) []string {
 	t.Helper()
-	ks, err := c.Keys(context.Background(), globEscape(prefix)+"*").Result()
+	ks, err := c.Keys(context.Background(), prefix+"*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
 	slices.Sort(ks)
 	return ks
-}
-
-// storeSuite is the behaviour both backends share.
-func storeSuite(t *testing.T, open func(t *testing.T, ttl time.Duration) store) {
-	yes := true
-	res := vendors.Result{Class: vendors.ClassFace, Score: 0.93, HasScore: true, Passed: &yes, Veto: true,
-		DefaultThreshold: 0.55, Reason: "some_reason", Reference: "ref-1"}
-	a, b := sha256.Sum256([]byte("image a")), sha256.Sum256([]byte("image b"))
-	const p1, p2 = "spoofsense https://one.example/v1 antispoofing", "spoofsense https://one.example/v1 robust"
-
-	t.Run("results", func(t *testing.T) {
-		s, ctx := open(t, time.Hour), t.Context()
-		if _, ok, err := s.get(ctx, p1, a); ok || err != nil {
-			t.Fatalf("empty store: ok %v, err %v", ok, err)
-		}
-		if err := s.set(ctx, p1, a, res); err != nil {
-			t.Fatal(err)
-		}
-		got, ok, err := s.get(ctx, p1, a)
-		if !ok || err != nil || !reflect.DeepEqual(got, res) {
-			t.Fatalf("got %+v %v %v, want %+v", got, ok, err, res)
-		}
-		if _, ok, _ := s.get(ctx, p2, a); ok {
-			t.Fatal("another profile shares the entry")
-		}
-		if _, ok, _ := s.get(ctx, p1, b); ok {
-			t.Fatal("another image shares the entry")
-		}
-		other := vendors.Result{Class: vendors.ClassNoFace, Reason: "face_not_detected"}
-		s.set(ctx, p1, a, other)
-		if got, _, _ := s.get(ctx, p1, a); !reflect.DeepEqual(got, other) {
-			t.Fatalf("overwrite: %+v", got)
-		}
-		if n, err := s.len(ctx); n != 1 || err != nil {
-			t.Fatalf("len %d %v, want 1", n, err)
-		}
-	})
-
-	t.Run("result ttl", func(t *testing.T) {
-		s, ctx := open(t, 200*time.Millisecond), t.Context()
-		s.set(ctx, p1, a, res)
-		if _, ok, _ := s.get(ctx, p1, a); !ok {
-			t.Fatal("gone at once")
-		}
-		waitFor(t, 5*time.Second, "the result to expire", func() bool {
-			_, ok, _ := s.get(ctx, p1, a)
-			return !ok
-		})
-	})
-
-	t.Run("sightings", func(t *testing.T) {
-		s, ctx := open(t, time.Hour), t.Context()
-		t0 := time.Unix(1_700_000_000, 123456789)
-		if si, err := s.sight(ctx, a, t0); err != nil || si.count != 1 || !si.first.Equal(t0) {
-			t.Fatalf("first sighting %+v %v", si, err)
-		}
-		if si, _ := s.sight(ctx, a, t0.Add(time.Minute)); si.count != 2 || !si.first.Equal(t0) {
-			t.Fatalf("second sighting %+v: the first-seen time must stay", si)
-		}
-		if si, _ := s.sight(ctx, b, t0.Add(time.Hour)); si.count != 1 || !si.first.Equal(t0.Add(time.Hour)) {
-			t.Fatalf("another image %+v", si)
-		}
-		if n, _ := s.len(ctx); n != 0 {
-			t.Fatalf("sightings counted as results: len %d", n)
-		}
-	})
-
-	t.Run("sightings are atomic", func(t *testing.T) {
-		s, ctx := open(t, time.Hour), t.Context()
-		const n = 40
-		t0 := time.Unix(1_700_000_000, 0)
-		counts := make([]int, n)
-		firsts := make([]time.Time, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				si, err := s.sight(ctx, a, t0.Add(time.Duration(i)*time.Second))
-				if err != nil {
-					t.Error(err)
-				}
-				counts[i], firsts[i] = si.count, si.first
-			})
-		}
-		wg.Wait()
-		slices.Sort(counts)
-		for i, c := range counts {
-			if c != i+1 {
-				t.Fatalf("counts %v, want 1..%d once each", counts, n)
-			}
-		}
-		for _, f := range firsts {
-			if !f.Equal(firsts[0]) {
-				t.Fatalf("first-seen times differ: %v", firsts)
-			}
-		}
-	})
-
-	t.Run("sighting ttl counts from the first", func(t *testing.T) {
-		s, ctx := open(t, 300*time.Millisecond), t.Context()
-		// Sighting it again and again must not keep it: it is forgotten
-		// one TTL after the first sighting.
-		waitFor(t, 5*time.Second, "the sighting to expire", func() bool {
-			si, _ := s.sight(ctx, a, time.Now())
-			return si.count == 1
-		})
-	})
-
-	t.Run("purge", func(t *testing.T) {
-		s, ctx := open(t, time.Hour), t.Context()
-		for _, p := range []string{p1, p2} {
-			for _, sum := range [][32]byte{a, b} {
-				s.set(ctx, p, sum, res)
-			}
-		}
-		s.sight(ctx, a, time.Now())
-		if n, err := s.purge(ctx, a[:]); n != 2 || err != nil {
-			t.Fatalf("purged %d %v, want 2", n, err)
-		}
-		for _, p := range []string{p1, p2} {
-			if _, ok, _ := s.get(ctx, p, a); ok {
-				t.Fatal("a purged image kept a result")
-			}
-			if _, ok, _ := s.get(ctx, p, b); !ok {
-				t.Fatal("another image's result went")
-			}
-		}
-		if n, _ := s.len(ctx); n != 2 {
-			t.Fatalf("len %d, want 2", n)
-		}
-		if si, _ := s.sight(ctx, a, time.Now()); si.count != 2 {
-			t.Fatalf("purge dropped the sightings: %+v", si)
-		}
-		if n, err := s.purge(ctx, nil); n != 2 || err != nil {
-			t.Fatalf("purged all: %d %v, want 2", n, err)
-		}
-		if n, _ := s.len(ctx); n != 0 {
-			t.Fatalf("len %d after purging all", n)
-		}
-	})
 }
 
 // recv waits for a value on ch, at most 10 seconds.
@@ -248,87 +89,31 @@ func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) 
 	}
 }
 
-func TestStoreMemory(t *testing.T) {
-	storeSuite(t, func(t *testing.T, ttl time.Duration) store {
-		st := newState(ttl, 1000)
-		t.Cleanup(func() { st.Destruct() })
-		return st.local
-	})
-}
-
-func TestStoreRedis(t *testing.T) {
-	storeSuite(t, func(t *testing.T, ttl time.Duration) store {
-		return newTestRedisStore(t, ttl)
-	})
-}
-
-// The key layout: hashes only, never a profile (with its URL) or image
-// bytes; every key has a TTL.
-func TestRedisKeyLayout(t *testing.T) {
-	rs := newTestRedisStore(t, time.Hour)
-	ctx := t.Context()
-	img := []byte("the image bytes")
-	sum := sha256.Sum256(img)
-	profile := "spoofsense https://api.example/v1 antispoofing"
-	rs.set(ctx, profile, sum, vendors.Result{Class: vendors.ClassFace, Score: 0.9, HasScore: true})
-	rs.sight(ctx, sum, time.Now())
-	ps := sha256.Sum256([]byte(profile))
-	want := []string{
-		rs.prefix + "result:" + hex.EncodeToString(ps[:]) + ":" + hex.EncodeToString(sum[:]),
-		rs.prefix + "seen:" + hex.EncodeToString(sum[:]),
-	}
-	slices.Sort(want)
-	c := rawClient(t)
-	if got := keys(t, c, rs.prefix); !slices.Equal(got, want) {
-		t.Fatalf("keys %q, want %q", got, want)
-	}
-	for _, k := range want {
-		if ttl := c.PTTL(ctx, k).Val(); ttl <= 0 || ttl > time.Hour {
-			t.Fatalf("%s has TTL %v", k, ttl)
-		}
-		dump := c.Dump(ctx, k).Val()
-		if strings.Contains(dump, string(img)) || strings.Contains(dump, "api.example") {
-			t.Fatalf("%s holds the image or the profile", k)
-		}
-	}
-	if v := c.Get(ctx, want[0]).Val(); !strings.Contains(v, `"class":"face"`) {
-		t.Fatalf("result value %q", v)
-	}
-}
-
-func TestRedisPrefixIsEscapedForScans(t *testing.T) {
-	rs := newTestRedisStore(t, time.Hour)
-	ctx := t.Context()
-	rs.prefix += "*?[x]\\"
-	other := newTestRedisStore(t, time.Hour)
-	other.prefix = strings.TrimSuffix(rs.prefix, "*?[x]\\") + "zz?[x]\\"
-	sum := sha256.Sum256([]byte("x"))
-	rs.set(ctx, "p", sum, vendors.Result{Class: vendors.ClassFace})
-	other.set(ctx, "p", sum, vendors.Result{Class: vendors.ClassFace})
-	t.Cleanup(func() { rs.c.Del(context.Background(), keys(t, rs.c, rs.prefix)...) })
-	if n, _ := rs.len(ctx); n != 1 {
-		t.Fatalf("len %d, want 1: the glob characters of the prefix matched other keys", n)
-	}
-	if n, _ := rs.purge(ctx, nil); n != 1 {
-		t.Fatalf("purged %d, want 1", n)
-	}
-	if _, ok, _ := other.get(ctx, "p", sum); !ok {
-		t.Fatal("a purge reached another prefix")
-	}
-}
-
 // redisHandler is a test handler on the test Redis under prefix (one per
 // call: one "instance").
 func redisHandler(t *testing.T, addr, prefix string, configure func(*Handler), vs ...vendors.Vendor) (*Handler, *observer.ObservedLogs) {
 	t.Helper()
 	h, logs := testHandler(t, configure, vs...)
-	h.state.remote = newRedisStore(redisOptions(t, addr), prefix, time.Duration(h.Cache.TTL))
-	// Generous under -race on a busy machine: a slow first connection
-	// would otherwise put the handler in degraded mode. The tests of
-	// Redis failing set it back.
-	h.state.remote.opTimeout = 2 * time.Second
-	h.state.setLogger(h.logger)
+	useRedis(t, h, addr, prefix, 2*time.Second, 0)
 	return h, logs
+}
+
+// useRedis puts h's store on the test Redis under prefix, with this
+// timeout per operation and retry interval after a failure (0: the
+// default).
+func useRedis(t *testing.T, h *Handler, addr, prefix string, timeout, retryAfter time.Duration) {
+	t.Helper()
+	old := h.shared
+	opts, err := (&RedisConfig{Address: addr}).options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.shared = newShared(store.Config[vendors.Result]{TTL: time.Duration(h.Cache.TTL), MaxEntries: h.Cache.MaxEntries,
+		Redis: opts, Prefix: prefix, RedisTimeout: timeout, RetryAfter: retryAfter})
+	h.shared.store.SetLogger(h.logger)
+	s := h.shared
+	t.Cleanup(func() { s.Destruct() })
+	old.Destruct() // the memory-only store testHandler made
 }
 
 // connect opens h's Redis connection now: a first connection made inside
@@ -338,7 +123,7 @@ func connect(t *testing.T, h *Handler) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := h.state.remote.c.Ping(ctx).Err(); err != nil {
+	if err := h.shared.store.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -383,7 +168,7 @@ func TestRedisSharedByInstances(t *testing.T) {
 		c.t = start.Add(s.after)
 		ct, body := multipartBody(t, "selfie", img)
 		up := &upstream{}
-		if err, _ := serve(s.h, post(ct, body), up); err != nil {
+		if _, err := serve(s.h, post(ct, body), up); err != nil {
 			t.Fatalf("step %d: %v", i, err)
 		}
 		if got := up.header.Get("X-Liveness-Cache"); got != s.cache {
@@ -397,7 +182,10 @@ func TestRedisSharedByInstances(t *testing.T) {
 		}
 	}
 	// Nothing in this process's memory: Redis held it all.
-	if h1.state.cache.len() != 0 || h2.state.seen.len() != 0 {
+	if r, _ := h1.shared.store.Memory(); r != 0 {
+		t.Fatal("a result went to local memory")
+	}
+	if _, s := h2.shared.store.Memory(); s != 0 {
 		t.Fatal("results or sightings went to local memory while Redis answered")
 	}
 }
@@ -412,7 +200,7 @@ func TestRedisLockSharesTheCall(t *testing.T) {
 	h1, _ := redisHandler(t, addr, prefix, nil, v)
 	h2, _ := redisHandler(t, addr, prefix, nil, v)
 	waiting := make(chan struct{}, 1)
-	h2.state.onWait = func() { waiting <- struct{}{} }
+	h2.shared.store.OnWait = func() { waiting <- struct{}{} }
 	release := sync.OnceFunc(func() { close(v.gate) })
 	defer release()
 	shared0 := testutil.ToFloat64(metrics.cache.WithLabelValues("shared"))
@@ -423,7 +211,7 @@ func TestRedisLockSharesTheCall(t *testing.T) {
 	var wg sync.WaitGroup
 	for i, h := range []*Handler{h1, h2} {
 		ct, body := multipartBody(t, "selfie", img)
-		wg.Go(func() { errs[i], _ = serve(h, post(ct, body), ups[i]) })
+		wg.Go(func() { _, errs[i] = serve(h, post(ct, body), ups[i]) })
 		if i == 0 {
 			recv(t, v.started, "instance 1's vendor call") // h1 holds the lock and is calling
 		}
@@ -473,7 +261,7 @@ func TestRedisLockReleasedOnFailure(t *testing.T) {
 	h1, _ := redisHandler(t, addr, prefix, cfg, v)
 	h2, _ := redisHandler(t, addr, prefix, cfg, v)
 	waiting := make(chan struct{}, 1)
-	h2.state.onWait = func() { waiting <- struct{}{} }
+	h2.shared.store.OnWait = func() { waiting <- struct{}{} }
 	release := sync.OnceFunc(func() { close(gate) })
 	defer release()
 	img := vendortest.SampleJPEG("live;score=0.81")
@@ -505,8 +293,12 @@ func TestRedisLockReleasedOnFailure(t *testing.T) {
 func TestRedisLockWaitEndsAtTheDeadline(t *testing.T) {
 	addr, prefix := redisAddr(t), testPrefix(t)
 	cleanPrefix(t, prefix)
-	rs := newRedisStore(redisOptions(t, addr), prefix, time.Hour)
-	defer rs.close()
+	opts, err := (&RedisConfig{Address: addr}).options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := store.New(store.Config[vendors.Result]{TTL: time.Hour, MaxEntries: 10, Redis: opts, Prefix: prefix, RedisTimeout: 2 * time.Second})
+	defer other.Close()
 	img := vendortest.SampleJPEG("live")
 	v := newFake("held")
 	h, logs := redisHandler(t, addr, prefix, func(h *Handler) { h.Timeout = caddy.Duration(time.Second) }, v)
@@ -517,17 +309,19 @@ func TestRedisLockWaitEndsAtTheDeadline(t *testing.T) {
 		t.Fatal(ierr)
 	}
 	profile := v.Profile(nil)
-	if _, _, taken, err := rs.lock(t.Context(), profile, m.Sum, "other", time.Minute); !taken || err != nil {
-		t.Fatalf("lock: %v %v", taken, err)
+	lctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if _, found, _, err := other.Claim(lctx, profile, m.Sum); found || err != nil || other.Degraded() {
+		t.Fatalf("the other instance's claim: found %v, err %v", found, err)
 	}
 	ct, body := multipartBody(t, "selfie", img)
 	start := time.Now()
-	err, repl := serve(h, post(ct, body), &upstream{})
+	repl, err := serve(h, post(ct, body), &upstream{})
 	if statusOf(err) != http.StatusServiceUnavailable {
 		for _, e := range logs.All() {
 			t.Log(e.Message, e.ContextMap())
 		}
-		t.Fatalf("status %d, want 503 (%d vendor calls, redis down: %v)", statusOf(err), v.calls.Load(), h.state.health.down.Load())
+		t.Fatalf("status %d, want 503 (%d vendor calls, redis down: %v)", statusOf(err), v.calls.Load(), h.shared.store.Degraded())
 	}
 	if r, _ := repl.GetString("http.liveness.reason"); r != "timeout" {
 		t.Fatalf("reason %q, want timeout", r)
@@ -640,7 +434,7 @@ func uploadLive(t *testing.T, h *Handler, img []byte) http.Header {
 	t.Helper()
 	ct, body := multipartBody(t, "selfie", img)
 	up := &upstream{}
-	err, _ := serve(h, post(ct, body), up)
+	_, err := serve(h, post(ct, body), up)
 	if err != nil {
 		t.Fatalf("the handler failed while the vendor answers: %v", err)
 	}
@@ -663,7 +457,7 @@ func TestRedisDownAtStart(t *testing.T) {
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
 	h, logs := redisHandler(t, addr, testPrefix(t), func(h *Handler) { h.OnDuplicate = "annotate" }, v)
 	h.now = c.now
-	h.state.health.retryAfter = 0 // try Redis on every operation: the worst case
+	useRedis(t, h, addr, testPrefix(t), 2*time.Second, time.Nanosecond) // try Redis on every operation: the worst case
 	errs0 := redisErrorsTotal()
 	img := vendortest.SampleJPEG("live;score=0.9")
 	if got := uploadLive(t, h, img).Get("X-Liveness-Cache"); got != "miss" {
@@ -700,7 +494,7 @@ func TestRedisStopsAndRecovers(t *testing.T) {
 	p := newProxy(t, redisAddr(t))
 	v := newFake("flaky")
 	h, logs := redisHandler(t, p.addr(), prefix, nil, v)
-	h.state.health.retryAfter = 20 * time.Millisecond
+	useRedis(t, h, p.addr(), prefix, 2*time.Second, 20*time.Millisecond)
 	other, _ := redisHandler(t, redisAddr(t), prefix, nil, v) // another instance, on Redis directly
 	errs0 := redisErrorsTotal()
 
@@ -729,7 +523,7 @@ func TestRedisStopsAndRecovers(t *testing.T) {
 	c := vendortest.SampleJPEG("live;n=c")
 	waitFor(t, 10*time.Second, "Redis to be used again", func() bool {
 		uploadLive(t, h, c)
-		_, ok, _ := other.state.remote.get(t.Context(), v.Profile(nil), sha256.Sum256(c))
+		_, ok := other.shared.store.Get(t.Context(), v.Profile(nil), sha256.Sum256(c))
 		return ok
 	})
 	if got := uploadLive(t, other, c).Get("X-Liveness-Cache"); got != "hit" {
@@ -751,7 +545,7 @@ func TestRedisHangs(t *testing.T) {
 	p.set(proxyHang)
 	v := newFake("slow-redis")
 	h, logs := redisHandler(t, p.addr(), prefix, nil, v)
-	h.state.remote.opTimeout = redisOpTimeout
+	useRedis(t, h, p.addr(), prefix, store.DefaultRedisTimeout, 0)
 	img := vendortest.SampleJPEG("live;n=hang")
 	start := time.Now()
 	uploadLive(t, h, img)
@@ -763,7 +557,7 @@ func TestRedisHangs(t *testing.T) {
 	if got := uploadLive(t, h, img).Get("X-Liveness-Cache"); got != "hit" {
 		t.Fatalf("second upload: cache %q, want a hit from local memory", got)
 	}
-	if took := time.Since(start); took > redisOpTimeout {
+	if took := time.Since(start); took > store.DefaultRedisTimeout {
 		t.Fatalf("the second request took %v: Redis was not skipped", took)
 	}
 	if warnings(logs) != 1 {
@@ -792,6 +586,14 @@ func TestRedisCaddyfile(t *testing.T) {
 	if _, err := parse("liveness {\n vendor spoofsense {\n api_key k\n }\n cache redis {\n url redis://127.0.0.1:1/2\n }\n}"); err != nil {
 		t.Fatal(err)
 	}
+	// max_entries bounds the memory that stands in while Redis fails, as
+	// in JSON; a database in url goes with no db option (or db 0).
+	if h, err := parse("liveness {\n vendor spoofsense {\n api_key k\n }\n cache redis {\n url redis://127.0.0.1:1/2\n max_entries 5\n }\n}"); err != nil || h.Cache.MaxEntries != 5 {
+		t.Fatalf("max_entries with redis: %v", err)
+	}
+	if _, err := parse("liveness {\n vendor spoofsense {\n api_key k\n }\n cache redis {\n url redis://127.0.0.1:1\n db 2\n }\n}"); err != nil {
+		t.Fatal(err)
+	}
 	if h, err := parse("liveness {\n vendor spoofsense {\n api_key k\n }\n cache memory {\n ttl 1h\n }\n}"); err != nil || h.Cache.Backend != "memory" {
 		t.Fatal(err)
 	}
@@ -801,7 +603,9 @@ func TestRedisCaddyfile(t *testing.T) {
 		"unknown backend":   "cache memcached {\n}",
 		"extra argument":    "cache redis x {\n address a:1\n}",
 		"bad db":            "cache redis {\n address a:1\n db -1\n}",
-		"unknown option":    "cache redis {\n address a:1\n max_entries 5\n}",
+		"unknown option":    "cache redis {\n address a:1\n entries 5\n}",
+		"bad max_entries":   "cache redis {\n address a:1\n max_entries 0\n}",
+		"db twice":          "cache redis {\n url redis://a:1/2\n db 1\n}",
 		"duplicate option":  "cache redis {\n address a:1\n prefix a\n prefix b\n}",
 		"bad ttl":           "cache redis {\n address a:1\n ttl soon\n}",
 		"memory with redis": "cache memory {\n address a:1\n}",
@@ -844,6 +648,11 @@ func TestRedisProvision(t *testing.T) {
 	if _, err := provision("url redis://" + user + ":" + pw + "@[::1\n"); err == nil || strings.Contains(err.Error(), pw) {
 		t.Fatalf("a bad URL: %v (must not echo the password)", err)
 	}
+	// A database in a URL known only at provisioning, and db as well.
+	t.Setenv("LV_TEST_REDIS_URL", "redis://"+addr+"/2")
+	if _, err := provision("url {env.LV_TEST_REDIS_URL}\n db 1"); err == nil || !strings.Contains(err.Error(), "database is given twice") {
+		t.Fatalf("url with /2 and db 1: %v", err)
+	}
 	t.Setenv("LV_TEST_REDIS_PW", pw)
 	h, err := provision("url redis://" + user + "@" + addr + "\n password {env.LV_TEST_REDIS_PW}\n prefix " + prefix)
 	if err != nil {
@@ -853,8 +662,8 @@ func TestRedisProvision(t *testing.T) {
 		t.Fatalf("the configuration holds %q", h.Cache.Redis.Password)
 	}
 	sum := sha256.Sum256([]byte("provisioned"))
-	h.state.set(t.Context(), "p", sum, vendors.Result{Class: vendors.ClassFace})
-	if h.state.health.down.Load() {
+	h.shared.store.Set(t.Context(), "p", sum, vendors.Result{Class: vendors.ClassFace})
+	if h.shared.store.Degraded() {
 		t.Fatal("Redis refused the credentials")
 	}
 	if n := len(keys(t, c, prefix)); n != 1 {
@@ -866,11 +675,11 @@ func TestRedisProvision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h2.state == h.state {
+	if h2.shared == h.shared {
 		t.Fatal("another password shares the connection")
 	}
-	h2.state.set(t.Context(), "p", sha256.Sum256([]byte("other")), vendors.Result{Class: vendors.ClassFace})
-	if !h2.state.health.down.Load() || h2.state.cache.len() != 1 {
+	h2.shared.store.Set(t.Context(), "p", sha256.Sum256([]byte("other")), vendors.Result{Class: vendors.ClassFace})
+	if !h2.shared.store.Degraded() || memResults(h2) != 1 {
 		t.Fatal("with refused credentials the result should go to local memory")
 	}
 }
@@ -881,8 +690,8 @@ func TestRedisAdmin(t *testing.T) {
 	cleanPrefix(t, prefix)
 	v := newFake("adminv")
 	h, _ := redisHandler(t, addr, prefix, nil, v)
-	live.Store(h, struct{}{})
-	defer live.Delete(h)
+	handlerSet.Store(h, struct{}{})
+	defer handlerSet.Delete(h)
 	imgs := [][]byte{vendortest.SampleJPEG("live;n=1"), vendortest.SampleJPEG("live;n=2")}
 	for _, img := range imgs {
 		uploadLive(t, h, img)
@@ -908,7 +717,13 @@ func TestRedisAdmin(t *testing.T) {
 	if !strings.Contains(rec.Body.String(), `"purged":1`) {
 		t.Fatalf("purge answered %s", rec.Body.String())
 	}
-	if n, _ := h.state.remote.len(t.Context()); n != 1 {
+	if n, degraded := h.shared.store.Entries(t.Context()); n != 1 || degraded {
 		t.Fatalf("%d results left under the prefix, want 1", n)
 	}
+}
+
+// memResults counts the results h holds in local memory.
+func memResults(h *Handler) int {
+	n, _ := h.shared.store.Memory()
+	return n
 }

@@ -19,7 +19,7 @@ func TestSignedVerdicts(t *testing.T) {
 	req := post(ct, body)
 	req.Header.Set("X-Liveness-Signature", "t=1,v1=forged")
 	up := &upstream{}
-	if err, _ := serve(h, req, up); err != nil {
+	if _, err := serve(h, req, up); err != nil {
 		t.Fatal(err)
 	}
 	sig := up.header.Get("X-Liveness-Signature")

@@ -1,6 +1,8 @@
 package caddyliveness
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -173,4 +175,66 @@ func sameSpelling(a, b string) bool {
 		}
 	}
 	return true
+}
+
+// fallsBack reports whether a vendor error lets the next vendor try:
+// trouble with that vendor (see vendorTrouble), or an image over that
+// vendor's limits or of a type it does not take — never the image itself.
+func fallsBack(err error) bool {
+	switch vendors.KindOf(err) {
+	case vendors.KindTooLarge, vendors.KindUnsupported:
+		return true
+	}
+	return vendorTrouble(err)
+}
+
+func errorReason(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	return string(vendors.KindOf(err))
+}
+
+// denial returns the status (0: pass) and client message for an outcome
+// under the policies. Messages never reveal a score.
+func (h *Handler) denial(o outcome) (int, string) {
+	if o.input != nil {
+		return o.input.Status, o.input.Msg
+	}
+	switch o.verdict {
+	case "":
+		if h.OnMissing == "deny" {
+			return http.StatusBadRequest, "no image found in the request"
+		}
+	case VerdictSpoof:
+		if o.reason == "duplicate" {
+			return http.StatusForbidden, "liveness check failed: image already used"
+		}
+		return http.StatusForbidden, "liveness check failed"
+	case VerdictNoFace:
+		if h.OnNoFace == "deny" {
+			switch o.reason {
+			case "several_faces":
+				return http.StatusUnprocessableEntity, "more than one face in the image"
+			case "face_too_small":
+				return http.StatusUnprocessableEntity, "the face in the image is too small"
+			}
+			return http.StatusUnprocessableEntity, "no face found in the image"
+		}
+	case VerdictError:
+		switch vendors.KindOf(o.err) {
+		case vendors.KindTooLarge:
+			return http.StatusRequestEntityTooLarge, "image too large for the liveness check"
+		case vendors.KindInvalidMedia, vendors.KindUnsupported:
+			return http.StatusUnsupportedMediaType, "media not accepted by the liveness check"
+		}
+		if h.OnError == "deny" {
+			return http.StatusServiceUnavailable, "liveness check unavailable, try again later"
+		}
+	case VerdictInconclusive:
+		if h.OnError == "deny" {
+			return http.StatusServiceUnavailable, "liveness check inconclusive, try again later"
+		}
+	}
+	return 0, ""
 }

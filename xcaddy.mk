@@ -5,7 +5,8 @@
 #          http://localhost:8080, with a selfie page at /
 #   run-emulator  the same with the vendor emulators on loopback and
 #          examples/emulator.Caddyfile (verdicts by marker, see the README)
-#   test   everything CI runs: gofmt, go vet, the Caddy-free check of
+#   test   everything CI runs: gofmt, go vet, staticcheck, go mod tidy,
+#          the Caddy-free check of
 #          internal/, go test -race, fuzz targets for FUZZTIME each,
 #          build smoke test, two-instance test, differential suite,
 #          hostile loads; the
@@ -37,7 +38,7 @@ UPSTREAM_ADDR ?= 127.0.0.1:9781
 GO            ?= go
 FUZZTIME      ?= 10s
 
-.PHONY: build run run-emulator reference browser bench-local test fmt-check vet deps-check unit fuzz soak hostile smoke emulator multiinstance bench differential
+.PHONY: build run run-emulator reference browser bench-local test fmt-check vet staticcheck tidy-check deps-check unit fuzz soak hostile smoke emulator multiinstance bench differential
 
 build:
 	$(GO) tool xcaddy build $(CADDY_VERSION) --with $(MODULE)@v0.0.0=. --output ./caddy
@@ -63,6 +64,14 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+# staticcheck, pinned in go.mod as a tool like xcaddy.
+staticcheck:
+	$(GO) tool staticcheck ./...
+
+# go.mod and go.sum say exactly what the code imports.
+tidy-check:
+	@$(GO) mod tidy -diff || { echo "go.mod or go.sum is not tidy: run go mod tidy"; exit 1; }
 
 # The packages under internal/ are Caddy-free and know no vendor, and the
 # offline check's own packages (vendors/local/antispoof, detect, graph, kernels,
@@ -144,4 +153,4 @@ differential: build
 	internal/extract/differential/upstreams/install.sh
 	$(GO) test -tags differential -count=1 -v -timeout 10m ./internal/extract/differential
 
-test: fmt-check vet deps-check unit fuzz smoke reference browser multiinstance differential hostile
+test: fmt-check vet tidy-check deps-check unit fuzz smoke reference browser multiinstance differential hostile

@@ -11,6 +11,10 @@
 // credential may also come from the environment, e.g.
 // LIVENESS_EMULATOR_SPOOFSENSE_KEY; the flag wins. -echo "" disables the
 // echo upstream.
+//
+// sample refuses a marker with an unknown or malformed directive
+// (vendortest.ValidateMarker), with a message and exit status 1, although
+// the emulators skip such directives in the images they are sent.
 package main
 
 import (

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"image"
 	_ "image/jpeg"
 	_ "image/png"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +20,60 @@ import (
 )
 
 func noEnv(string) string { return "" }
+
+// TestMain runs the command itself when asked to, so that a test can check
+// its exit status and output streams.
+func TestMain(m *testing.M) {
+	if os.Getenv("LIVENESS_EMULATOR_TEST_MAIN") == "1" {
+		main() // os.Args[1:] are the command's arguments
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// runMain runs the command with args in a child process.
+func runMain(t *testing.T, args ...string) (stdout, stderr []byte, code int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "LIVENESS_EMULATOR_TEST_MAIN=1")
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	default:
+		t.Fatalf("%v: %v", args, err)
+	}
+	return out.Bytes(), errOut.Bytes(), code
+}
+
+// TestSampleRefusesMisspeltDirective: the emulators ignore unknown
+// directives, so "sample spooof" once wrote an image every emulator scored
+// from its hash, and exited 0.
+func TestSampleRefusesMisspeltDirective(t *testing.T) {
+	stdout, stderr, code := runMain(t, "sample", "spooof")
+	if code == 0 {
+		t.Errorf("exit status 0, want non-zero")
+	}
+	if len(stdout) != 0 {
+		t.Errorf("wrote %d bytes to stdout", len(stdout))
+	}
+	want := `liveness-emulator: marker "spooof": unknown directive "spooof" (did you mean "spoof"?)` + "\n"
+	if string(stderr) != want {
+		t.Errorf("stderr %q, want %q", stderr, want)
+	}
+
+	stdout, stderr, code = runMain(t, "sample", "-png", "score=0.5;delay=1s")
+	if code != 0 || len(stderr) != 0 {
+		t.Errorf("valid marker: exit %d, stderr %q", code, stderr)
+	}
+	if d := vendortest.ParseMarker(stdout); !d.HasScore || d.Score != 0.5 || d.Delay.String() != "1s" {
+		t.Errorf("valid marker read back as %+v", d)
+	}
+}
 
 func TestSample(t *testing.T) {
 	tests := []struct {
@@ -30,6 +87,11 @@ func TestSample(t *testing.T) {
 		{[]string{"no_face", "-png"}, "png", vendortest.VerdictNoFace, 0},
 		{[]string{"liveness-emulator:small_face"}, "jpeg", vendortest.VerdictSmallFace, 0},
 		{[]string{"-size", "200000", "live"}, "jpeg", vendortest.VerdictLive, 200000},
+		{[]string{"score=0.5;delay=1s"}, "jpeg", "", 0},
+		{[]string{"status=503"}, "jpeg", "", 0},
+		{[]string{"pending=2"}, "jpeg", "", 0},
+		{[]string{"decline=FADR01"}, "jpeg", "", 0},
+		{[]string{"-png", "spoof;score=0.4;status=429;malformed"}, "png", vendortest.VerdictSpoof, 0},
 	}
 	for _, tt := range tests {
 		var out, errOut bytes.Buffer
@@ -57,6 +119,14 @@ func TestSampleErrors(t *testing.T) {
 		{"-size", "-1", "live"},
 		{"-size", "999999999999", "live"},
 		{"-bogus", "live"},
+		{"spooof"},
+		{""},
+		{"live;"},
+		{"score=2"},
+		{"score"},
+		{"live=1"},
+		{"decline=FADR1"},
+		{"liveness-emulator:spooof"},
 	} {
 		var out, errOut bytes.Buffer
 		if err := run(context.Background(), append([]string{"sample"}, args...), noEnv, &out, &errOut); err == nil {

@@ -21,7 +21,8 @@ func sample(args []string, stdout, stderr io.Writer) error {
 	size := fs.Int("size", 0, "pad the JPEG to about `N` bytes")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: liveness-emulator sample [-png] [-size N] <marker> > image\n"+
-			"marker: directives separated by ';', e.g. live, spoof, no_face, score=0.52;delay=2s\nflags:")
+			"marker: directives separated by ';', e.g. live, spoof, no_face, score=0.52;delay=2s\n"+
+			"(see go doc github.com/caddy-liveness/caddy-liveness/vendors/vendortest)\nflags:")
 		fs.PrintDefaults()
 	}
 	// Flags may also follow the marker, as in "sample spoof -png".
@@ -40,8 +41,10 @@ func sample(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errors.New("sample takes exactly one marker")
 	}
+	// The emulators ignore what they do not understand in an image's
+	// marker; here a person typed it, so a typo must not pass unnoticed.
 	marker := strings.TrimPrefix(pos[0], vendortest.MarkerPrefix)
-	if err := vendortest.CheckMarker(marker); err != nil {
+	if err := vendortest.ValidateMarker(marker); err != nil {
 		return err
 	}
 	if *size < 0 || *size > maxSampleSize {

@@ -7,6 +7,18 @@
 // is its own choice, said so below. The liveness-emulator command serves
 // all four emulators over HTTP on one address.
 //
+// A CI test serves an emulator, points the code under test at it (Caddy's
+// base_url, or a client's base URL) and sends sample images whose marker
+// asks for the answer:
+//
+//	emu := vendortest.NewSpoofSense("test-key") // configure api_key test-key
+//	srv := httptest.NewServer(emu)              // and base_url srv.URL
+//	defer srv.Close()
+//	img := vendortest.SampleJPEG("spoof")       // upload img: expect a spoof verdict
+//	calls := emu.Calls()                        // what was sent, without key or image
+//
+// The package's examples do the same with a plain HTTP client.
+//
 // # Markers
 //
 // An image asks for an answer by carrying, anywhere in its bytes, the ASCII
@@ -34,7 +46,8 @@
 //	malformed       answer 200 with a truncated JSON body
 //
 // FACIA also reads decline=FADRnn and pending=<n> (see FACIA); the other
-// emulators ignore them.
+// emulators ignore them. ValidateMarker is the strict reading, for a marker
+// a person writes: it refuses every directive that would be ignored.
 //
 // Without a score (no score=, live or spoof) the score is derived from the
 // image: the first two bytes of its SHA-256, read as a big-endian uint16,

@@ -44,6 +44,8 @@ type EchoResponse struct {
 	BodySHA256    string      `json:"body_sha256"`
 }
 
+// ServeHTTP records r, body included, and answers 200 with its
+// EchoResponse.
 func (e *Echo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {

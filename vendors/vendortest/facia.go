@@ -138,7 +138,12 @@ var faciaDeclineReasons = map[string]string{
 // serve it with httptest.NewServer or any http.Server. It is safe for
 // concurrent use; set the exported fields before serving.
 type FACIA struct {
-	callLog[FACIACall]
+	// Keep bounds how many of the most recent calls Calls returns; 0
+	// keeps all. CallCount still counts every call. Set it before
+	// serving; a long-running emulator should.
+	Keep int
+
+	log callLog[FACIACall]
 
 	// PendingPolls is how many /result calls per transaction answer "still
 	// processing" before the verdict. A marker's pending=<n> overrides it.
@@ -233,6 +238,8 @@ func (s *FACIA) ExpireTokens() {
 	clear(s.tokens)
 }
 
+// ServeHTTP answers r as FACIA's API does; see FACIA in the package
+// documentation.
 func (s *FACIA) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b, n, err := faciaReadBody(r)
 	if err != nil {
@@ -261,7 +268,7 @@ func (s *FACIA) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sum := sha256.Sum256(b.file)
 		call.FileSHA256 = hex.EncodeToString(sum[:])
 	}
-	if _, f, ok := s.record(call, nil); ok {
+	if _, f, ok := s.log.record(s.Keep, call, nil); ok {
 		if !serveFault(w, r, f) {
 			return
 		}

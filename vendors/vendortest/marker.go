@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -73,34 +75,7 @@ func ParseMarker(b []byte) Directive {
 	}
 	d := Directive{Found: true, Raw: string(rest[:n])}
 	for _, part := range strings.Split(d.Raw, ";") {
-		key, val, hasVal := strings.Cut(part, "=")
-		if !hasVal {
-			switch v := Verdict(key); v {
-			case VerdictLive, VerdictSpoof, VerdictNoFace, VerdictNoFaceCode, VerdictSmallFace, VerdictInvalid:
-				d.Verdict = v
-			}
-			if key == "malformed" {
-				d.Malformed = true
-			}
-			continue
-		}
-		switch key {
-		case "score":
-			f, err := strconv.ParseFloat(val, 64)
-			if err == nil && f >= 0 && f <= 1 {
-				d.Score, d.HasScore = f, true
-			}
-		case "status":
-			c, err := strconv.Atoi(val)
-			if err == nil && c >= 100 && c <= 599 {
-				d.Status = c
-			}
-		case "delay":
-			t, err := time.ParseDuration(val)
-			if err == nil && t >= 0 {
-				d.Delay = t
-			}
-		}
+		_ = d.apply(part) // lenient: a directive in error changes nothing
 	}
 	return d
 }
@@ -133,6 +108,147 @@ func CheckMarker(marker string) error {
 		}
 	}
 	return nil
+}
+
+// ValidateMarker reports whether marker (the text after MarkerPrefix) is
+// embeddable, as CheckMarker requires, and means what it says: it refuses
+// what ParseMarker and the emulators silently ignore, an empty marker or
+// directive, an unknown directive, a value out of range, a value for a
+// directive that takes none or none for one that needs it. It knows
+// FACIA's pending= and decline= as well. Use it where a person writes a
+// marker, as the liveness-emulator sample command does; the emulators
+// themselves stay lenient, so that a marker written for a newer emulator
+// still works with an older one.
+func ValidateMarker(marker string) error {
+	if err := CheckMarker(marker); err != nil {
+		return err
+	}
+	if marker == "" {
+		return errors.New("empty marker: give at least one directive, such as live")
+	}
+	var d Directive
+	for _, part := range strings.Split(marker, ";") {
+		if err := d.apply(part); err != nil {
+			return fmt.Errorf("marker %q: %w", marker, err)
+		}
+	}
+	return nil
+}
+
+// markerDirectives are the directives ValidateMarker knows, as written in
+// its error messages: a trailing "=" takes a value.
+var markerDirectives = []string{
+	"live", "spoof", "no_face", "no_face_code", "small_face", "invalid", "malformed",
+	"score=", "status=", "delay=", "pending=", "decline=",
+}
+
+// apply applies one directive of a marker to d, or says why it is not
+// one. pending= and decline= are only checked: FACIA reads them from Raw.
+func (d *Directive) apply(part string) error {
+	key, val, hasVal := strings.Cut(part, "=")
+	if part == "" {
+		return errors.New("empty directive (two ';' in a row, or one at an end)")
+	}
+	if !hasVal {
+		switch v := Verdict(key); v {
+		case VerdictLive, VerdictSpoof, VerdictNoFace, VerdictNoFaceCode, VerdictSmallFace, VerdictInvalid:
+			d.Verdict = v
+			return nil
+		}
+		if key == "malformed" {
+			d.Malformed = true
+			return nil
+		}
+		if slices.Contains(markerDirectives, key+"=") {
+			return fmt.Errorf("directive %q needs a value, as in %s", key, directiveExample(key))
+		}
+		return unknownDirective(key)
+	}
+	switch key {
+	case "score":
+		f, err := strconv.ParseFloat(val, 64)
+		if err != nil || !(f >= 0 && f <= 1) {
+			return fmt.Errorf("%s: want a number from 0 to 1, as in %s", part, directiveExample(key))
+		}
+		d.Score, d.HasScore = f, true
+	case "status":
+		c, err := strconv.Atoi(val)
+		if err != nil || c < 100 || c > 599 {
+			return fmt.Errorf("%s: want an HTTP status from 100 to 599, as in %s", part, directiveExample(key))
+		}
+		d.Status = c
+	case "delay":
+		t, err := time.ParseDuration(val)
+		if err != nil || t < 0 {
+			return fmt.Errorf("%s: want a Go duration, not negative, as in %s", part, directiveExample(key))
+		}
+		d.Delay = t
+	case "pending":
+		if p, err := strconv.Atoi(val); err != nil || p < 0 {
+			return fmt.Errorf("%s: want a number of polls, 0 or more, as in %s", part, directiveExample(key))
+		}
+	case "decline":
+		if !faciaDeclineCode(val) {
+			return fmt.Errorf("%s: want FADR and two digits, as in %s", part, directiveExample(key))
+		}
+	default:
+		if slices.Contains(markerDirectives, key) {
+			return fmt.Errorf("directive %q takes no value", key)
+		}
+		return unknownDirective(part)
+	}
+	return nil
+}
+
+func directiveExample(key string) string {
+	switch key {
+	case "score":
+		return "score=0.5"
+	case "status":
+		return "status=503"
+	case "delay":
+		return "delay=250ms"
+	case "pending":
+		return "pending=2"
+	}
+	return "decline=FADR25"
+}
+
+// unknownDirective names the known directives, and the nearest one when a
+// typo is likely.
+func unknownDirective(part string) error {
+	key, _, _ := strings.Cut(part, "=")
+	best, bestDist := "", 3 // suggest only within two edits
+	for _, k := range markerDirectives {
+		if dist := editDistance(key, strings.TrimSuffix(k, "=")); dist < bestDist {
+			best, bestDist = k, dist
+		}
+	}
+	if best != "" {
+		return fmt.Errorf("unknown directive %q (did you mean %q?)", part, best)
+	}
+	return fmt.Errorf("unknown directive %q; known: %s", part, strings.Join(markerDirectives, ", "))
+}
+
+// editDistance is the Levenshtein distance between two short ASCII strings.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func isMarkerByte(c byte) bool {

@@ -3,6 +3,7 @@ package vendortest
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"strings"
 	"testing"
 	"time"
 )
@@ -99,5 +100,53 @@ func TestCheckMarker(t *testing.T) {
 	}
 	if err := CheckMarker(string(long)); err != nil {
 		t.Errorf("CheckMarker(max length) = %v", err)
+	}
+}
+
+func TestValidateMarker(t *testing.T) {
+	for _, ok := range []string{
+		"live", "spoof", "no_face", "no_face_code", "small_face", "invalid", "malformed",
+		"score=0.5;delay=1s", "score=0", "score=1", "status=503", "status=100", "status=599",
+		"delay=0s", "pending=2", "pending=0", "decline=FADR01", "live;spoof", "spoof;score=0.4;delay=20ms;status=429;malformed",
+	} {
+		if err := ValidateMarker(ok); err != nil {
+			t.Errorf("ValidateMarker(%q) = %v, want nil", ok, err)
+		}
+	}
+	for _, tt := range []struct{ in, want string }{
+		{"spooof", `unknown directive "spooof" (did you mean "spoof"?)`},
+		{"scor=0.5", `unknown directive "scor=0.5" (did you mean "score="?)`},
+		{"frobnicate", `unknown directive "frobnicate"; known: live, spoof,`},
+		{"LIVE", `unknown directive "LIVE"`},
+		{"live:x", `unknown directive "live:x"`},
+		{"", "empty marker"},
+		{"live;", "empty directive"},
+		{"live;;spoof", "empty directive"},
+		{"score=1.01", "score=1.01: want a number from 0 to 1"},
+		{"score=NaN", "score=NaN: want a number from 0 to 1"},
+		{"score", `directive "score" needs a value, as in score=0.5`},
+		{"status=600", "status=600: want an HTTP status from 100 to 599"},
+		{"status=abc", "status=abc: want an HTTP status"},
+		{"delay=-1s", "delay=-1s: want a Go duration"},
+		{"delay=soon", "delay=soon: want a Go duration"},
+		{"pending=-1", "pending=-1: want a number of polls"},
+		{"decline=FADR1", "decline=FADR1: want FADR and two digits"},
+		{"live=1", `directive "live" takes no value`},
+		{"malformed=yes", `directive "malformed" takes no value`},
+		{"live spoof", "is not one of"},
+	} {
+		err := ValidateMarker(tt.in)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("ValidateMarker(%q) = %v, want an error containing %q", tt.in, err, tt.want)
+		}
+	}
+}
+
+// TestParseMarkerStaysLenient checks that the directives ValidateMarker
+// refuses are still skipped, not fatal, in an image's marker.
+func TestParseMarkerStaysLenient(t *testing.T) {
+	d := ParseMarker([]byte(MarkerPrefix + "spooof;score=2;;live=1;status=429"))
+	if d != (Directive{Found: true, Raw: "spooof;score=2;;live=1;status=429", Status: 429}) {
+		t.Errorf("ParseMarker = %+v", d)
 	}
 }

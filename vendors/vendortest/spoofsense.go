@@ -27,7 +27,12 @@ const (
 // serve it with httptest.NewServer or any http.Server. It is safe for
 // concurrent use.
 type SpoofSense struct {
-	callLog[Call]
+	// Keep bounds how many of the most recent calls Calls returns; 0
+	// keeps all. CallCount still counts every call. Set it before
+	// serving; a long-running emulator should.
+	Keep int
+
+	log callLog[Call]
 
 	key []byte
 
@@ -94,6 +99,8 @@ type spoofSenseRequest struct {
 	image    []byte // nil unless data is standard base64
 }
 
+// ServeHTTP answers r as SpoofSense's API does; see SpoofSense in the
+// package documentation.
 func (s *SpoofSense) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, n, err := readSpoofSenseBody(r)
 	if err != nil {
@@ -110,7 +117,7 @@ func (s *SpoofSense) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sum := sha256.Sum256(req.image)
 		call.DataSHA256 = hex.EncodeToString(sum[:])
 	}
-	if _, f, ok := s.record(call, nil); ok {
+	if _, f, ok := s.log.record(s.Keep, call, nil); ok {
 		if s.faultTaken != nil {
 			s.faultTaken(f)
 		}

@@ -120,7 +120,12 @@ var verifikOSes = []string{"DESKTOP", "IOS", "ANDROID"}
 // serve it with httptest.NewServer or any http.Server. It is safe for
 // concurrent use.
 type Verifik struct {
-	callLog[VerifikCall]
+	// Keep bounds how many of the most recent calls Calls returns; 0
+	// keeps all. CallCount still counts every call. Set it before
+	// serving; a long-running emulator should.
+	Keep int
+
+	log callLog[VerifikCall]
 
 	// Collections, when not nil, are the collection ids the token's
 	// account owns; any other collection_id gets 404. Nil accepts any.
@@ -213,6 +218,8 @@ type verifikRequest struct {
 	code, message string
 }
 
+// ServeHTTP answers r as Verifik's API does; see Verifik in the package
+// documentation.
 func (v *Verifik) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, n, tooLarge, err := readBody(r, VerifikMaxBody)
 	if err != nil {
@@ -239,7 +246,7 @@ func (v *Verifik) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sum := sha256.Sum256(req.image)
 		call.DataSHA256 = hex.EncodeToString(sum[:])
 	}
-	call, f, faulted := v.record(call, func(c *VerifikCall, n int) { c.ID = verifikID(n) })
+	call, f, faulted := v.log.record(v.Keep, call, func(c *VerifikCall, n int) { c.ID = verifikID(n) })
 	if faulted {
 		if !serveFault(w, r, f) {
 			return

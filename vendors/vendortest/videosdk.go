@@ -91,7 +91,12 @@ const videosdkMaxBody = 16 << 20
 // NewVideoSDK and serve it with httptest.NewServer or any http.Server. It
 // is safe for concurrent use.
 type VideoSDK struct {
-	callLog[VideoSDKCall]
+	// Keep bounds how many of the most recent calls Calls returns; 0
+	// keeps all. CallCount still counts every call. Set it before
+	// serving; a long-running emulator should.
+	Keep int
+
+	log callLog[VideoSDKCall]
 
 	apiKey []byte
 	secret []byte
@@ -130,6 +135,8 @@ type videosdkBody struct {
 	image    []byte // nil unless img decoded
 }
 
+// ServeHTTP answers r as VideoSDK's API does; see VideoSDK in the package
+// documentation.
 func (s *VideoSDK) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, n, err := videosdkRead(r)
 	if err != nil {
@@ -149,7 +156,7 @@ func (s *VideoSDK) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sum := sha256.Sum256(body.image)
 		call.DataSHA256 = hex.EncodeToString(sum[:])
 	}
-	if _, f, ok := s.record(call, nil); ok {
+	if _, f, ok := s.log.record(s.Keep, call, nil); ok {
 		if s.faultTaken != nil {
 			s.faultTaken(f)
 		}

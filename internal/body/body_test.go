@@ -1,15 +1,10 @@
-package caddyliveness
+package body
 
 import (
 	"bytes"
 	"io"
-	"net/http"
 	"sync"
 	"testing"
-
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-
-	"github.com/caddy-liveness/caddy-liveness/vendors/vendortest"
 )
 
 // watchGiveBack records the buffers given back to the pool (and keeps them
@@ -28,6 +23,42 @@ func watchGiveBack(t *testing.T) func() [][]byte {
 		mu.Lock()
 		defer mu.Unlock()
 		return append([][]byte(nil), got...)
+	}
+}
+
+// The budget is a bound: what is taken never passes its size, one client
+// never passes its share, and what is given back can be taken again.
+func TestBudgetBoundsAndShares(t *testing.T) {
+	b := NewBudget(1000)
+	ctx := t.Context()
+	if err := b.take(ctx, "a", 250); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.take(ctx, "a", 1); err != ErrOverloaded {
+		t.Fatalf("a past its share: %v", err)
+	}
+	for _, c := range []string{"b", "c", "d"} {
+		if err := b.take(ctx, c, 250); err != nil {
+			t.Fatal(c, err)
+		}
+	}
+	if b.Held() != 1000 {
+		t.Fatalf("held %d", b.Held())
+	}
+	if err := b.take(ctx, "e", 1); err != ErrOverloaded { // waits budgetWait, then gives up
+		t.Fatalf("past the budget: %v", err)
+	}
+	if b.Held() != 1000 {
+		t.Fatalf("a refused take left %d held", b.Held())
+	}
+	done := make(chan error)
+	go func() { done <- b.take(ctx, "e", 100) }()
+	b.give("b", 250)
+	if err := <-done; err != nil {
+		t.Fatalf("a waiter did not get what was given back: %v", err)
+	}
+	if b.Held() != 850 {
+		t.Fatalf("held %d, want 850", b.Held())
 	}
 }
 
@@ -61,13 +92,13 @@ func TestBufferClasses(t *testing.T) {
 }
 
 // leased is data in a pooled buffer of a lease on a budget of its own.
-func leased(t *testing.T, data []byte) (*pooledBody, *budget) {
+func leased(t *testing.T, data []byte) (*Body, *Budget) {
 	t.Helper()
-	b := newBudget(1 << 30)
-	l := newLease(b, "client")
-	buf := l.buffer(t.Context(), len(data))
+	b := NewBudget(1 << 30)
+	l := NewLease(b, "client")
+	buf := l.Buffer(t.Context(), len(data))
 	copy(buf, data)
-	return &pooledBody{buf: buf, lease: l, orig: io.NopCloser(nil)}, b
+	return NewBody(buf, nil, l, io.NopCloser(nil)), b
 }
 
 // The buffer goes back only when ServeHTTP has returned and the reader has
@@ -81,21 +112,21 @@ func TestPooledBodyGivesBackOnlyWhenDone(t *testing.T) {
 	if n, err := io.ReadFull(pb, half); n != 5000 || err != nil {
 		t.Fatal(n, err)
 	}
-	pb.finish() // a transport may still be writing the body upstream
-	if len(got()) != 0 || b.held() == 0 {
+	pb.Finish() // a transport may still be writing the body upstream
+	if len(got()) != 0 || b.Held() == 0 {
 		t.Fatal("given back while the reader was half way")
 	}
 	rest, err := io.ReadAll(pb)
 	if err != nil || !bytes.Equal(append(half, rest...), data) {
 		t.Fatalf("body after finish differs (err %v)", err)
 	}
-	if len(got()) != 1 || b.held() != 0 {
-		t.Fatalf("given back %d times at the end, %d bytes still held", len(got()), b.held())
+	if len(got()) != 1 || b.Held() != 0 {
+		t.Fatalf("given back %d times at the end, %d bytes still held", len(got()), b.Held())
 	}
 	if n, err := pb.Read(half); n != 0 || err != io.EOF {
 		t.Fatalf("read after the end: %d, %v", n, err)
 	}
-	pb.finish()
+	pb.Finish()
 	if len(got()) != 1 {
 		t.Fatal("given back twice")
 	}
@@ -108,18 +139,18 @@ func TestPooledBodyGivesBackOnlyWhenDone(t *testing.T) {
 	if len(got()) != 1 {
 		t.Fatal("given back at Close before finish")
 	}
-	if _, err := pb.Read(half); err != errBodyClosed {
+	if _, err := pb.Read(half); err != ErrClosed {
 		t.Fatalf("read after Close: %v", err)
 	}
-	pb.finish()
-	if len(got()) != 2 || b.held() != 0 {
+	pb.Finish()
+	if len(got()) != 2 || b.Held() != 0 {
 		t.Fatalf("body not given back at finish: %d", len(got()))
 	}
 
 	// Never read to the end nor closed: never given back.
 	pb, b = leased(t, data)
-	pb.finish()
-	if len(got()) != 2 || b.held() == 0 {
+	pb.Finish()
+	if len(got()) != 2 || b.Held() == 0 {
 		t.Fatal("an unread body was given back")
 	}
 
@@ -127,10 +158,10 @@ func TestPooledBodyGivesBackOnlyWhenDone(t *testing.T) {
 	// back when the reader moves on to it.
 	pb, b = leased(t, data[:4000])
 	pb.rest = bytes.NewReader(data[4000:])
-	pb.finish()
+	pb.Finish()
 	all, err := io.ReadAll(pb)
-	if err != nil || !bytes.Equal(all, data) || len(got()) != 3 || b.held() != 0 {
-		t.Fatalf("buffer and rest: %d bytes (%v), %d given back, %d held", len(all), err, len(got()), b.held())
+	if err != nil || !bytes.Equal(all, data) || len(got()) != 3 || b.Held() != 0 {
+		t.Fatalf("buffer and rest: %d bytes (%v), %d given back, %d held", len(all), err, len(got()), b.Held())
 	}
 }
 
@@ -146,55 +177,12 @@ func TestPooledBodyConcurrentFinish(t *testing.T) {
 			b, _ := io.ReadAll(io.LimitReader(pb, 1<<20))
 			done <- b
 		}()
-		pb.finish()
+		pb.Finish()
 		if b := <-done; !bytes.Equal(b, data) {
 			t.Fatal("body changed")
 		}
 	}
 	if len(got()) != 50 {
 		t.Fatalf("given back %d of 50", len(got()))
-	}
-}
-
-// Through the handler: every buffer and byte of budget goes back once
-// nothing can read it — at once for a denial, when the upstream has read
-// the body for a pass, when the vendor call has ended for a miss.
-func TestHandlerRecyclesBodiesOnlyWhenSafe(t *testing.T) {
-	v := newFake("fake")
-	h, _ := testHandler(t, nil, v)
-	live := vendortest.SampleJPEGSize("live", 100_000)
-	spoof := vendortest.SampleJPEGSize("spoof", 100_000)
-
-	send := func(img []byte) int {
-		ct, body := multipartBody(t, "selfie", img)
-		up := &upstream{}
-		err, _ := serve(h, post(ct, body), up)
-		if up.calls == 1 && !bytes.Equal(up.body, body) {
-			t.Fatal("upstream body differs")
-		}
-		return statusOf(err)
-	}
-	for i, c := range []struct {
-		img    []byte
-		status int
-	}{{live, 0}, {live, 0}, {spoof, http.StatusForbidden}, {spoof, http.StatusForbidden}} {
-		if s := send(c.img); s != c.status || h.budget.held() != 0 {
-			t.Fatalf("request %d: status %d, %d bytes still held", i, s, h.budget.held())
-		}
-	}
-
-	// The upstream reading on after the handler returned: given back only
-	// at its end.
-	ct, body := multipartBody(t, "selfie", live)
-	var late *pooledBody
-	err := h.ServeHTTP(nil, post(ct, body), caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		late, _ = r.Body.(*pooledBody)
-		return nil
-	}))
-	if err != nil || late == nil || h.budget.held() == 0 {
-		t.Fatalf("err %v, pooled %v, %d held", err, late != nil, h.budget.held())
-	}
-	if b, _ := io.ReadAll(late); !bytes.Equal(b, body) || h.budget.held() != 0 {
-		t.Fatalf("late read: %d held", h.budget.held())
 	}
 }
