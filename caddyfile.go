@@ -1,6 +1,7 @@
 package caddyliveness
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
@@ -253,11 +254,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 
 func (h *Handler) unmarshalBreaker(d *caddyfile.Dispenser) error {
 	h.Breaker = new(BreakerConfig)
-	return unmarshalBlock(d, map[string]func(string) error{
+	return unmarshalBlock(d, "breaker", map[string]func(string) error{
 		"failures": func(v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n <= 0 {
-				return d.Errf("breaker failures must be a positive integer, got %q", v)
+				return fmt.Errorf("must be a positive integer, got %q", v)
 			}
 			h.Breaker.Failures = n
 			return nil
@@ -265,7 +266,7 @@ func (h *Handler) unmarshalBreaker(d *caddyfile.Dispenser) error {
 		"cooldown": func(v string) error {
 			dur, err := caddy.ParseDuration(v)
 			if err != nil || dur <= 0 {
-				return d.Errf("breaker cooldown must be a positive duration, got %q", v)
+				return fmt.Errorf("must be a positive duration, got %q", v)
 			}
 			h.Breaker.Cooldown = caddy.Duration(dur)
 			return nil
@@ -273,30 +274,18 @@ func (h *Handler) unmarshalBreaker(d *caddyfile.Dispenser) error {
 	})
 }
 
-// unmarshalBlock reads a block of single-valued options, each at most
-// once, calling its setter.
-func unmarshalBlock(d *caddyfile.Dispenser, setters map[string]func(string) error) error {
-	block := d.Val()
-	seen := map[string]bool{}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		opt := d.Val()
+// unmarshalBlock reads one of the handler's blocks (breaker, cache) by
+// the rules of the vendors' blocks (vendors.ReadOptions): options of one
+// value, each at most once; what a setter refuses is reported at its line.
+func unmarshalBlock(d *caddyfile.Dispenser, name string, setters map[string]func(string) error) error {
+	_, err := vendors.ReadOptions(d, name, func(opt, val string) (bool, error) {
 		set, ok := setters[opt]
 		if !ok {
-			return d.Errf("unknown %s option %q", block, opt)
+			return false, nil
 		}
-		if seen[opt] {
-			return d.Errf("duplicate %s option %q", block, opt)
-		}
-		seen[opt] = true
-		var val string
-		if !d.AllArgs(&val) {
-			return d.ArgErr()
-		}
-		if err := set(val); err != nil {
-			return err
-		}
-	}
-	return nil
+		return true, set(val)
+	})
+	return err
 }
 
 // unmarshalCache reads "cache [memory] { ... }" or "cache redis { ... }".
@@ -314,7 +303,7 @@ func (h *Handler) unmarshalCache(d *caddyfile.Dispenser) error {
 	ttl := func(v string) error {
 		dur, err := caddy.ParseDuration(v)
 		if err != nil || dur <= 0 {
-			return d.Errf("cache ttl must be a positive duration, got %q", v)
+			return fmt.Errorf("must be a positive duration, got %q", v)
 		}
 		h.Cache.TTL = caddy.Duration(dur)
 		return nil
@@ -322,20 +311,20 @@ func (h *Handler) unmarshalCache(d *caddyfile.Dispenser) error {
 	maxEntries := func(v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
-			return d.Errf("cache max_entries must be a positive integer, got %q", v)
+			return fmt.Errorf("must be a positive integer, got %q", v)
 		}
 		h.Cache.MaxEntries = n
 		return nil
 	}
 	if h.Cache.Backend == "memory" {
-		return unmarshalBlock(d, map[string]func(string) error{"ttl": ttl, "max_entries": maxEntries})
+		return unmarshalBlock(d, "cache", map[string]func(string) error{"ttl": ttl, "max_entries": maxEntries})
 	}
 	rc := new(RedisConfig)
 	h.Cache.Redis = rc
 	str := func(p *string) func(string) error {
 		return func(v string) error { *p = v; return nil }
 	}
-	err := unmarshalBlock(d, map[string]func(string) error{
+	err := unmarshalBlock(d, "cache redis", map[string]func(string) error{
 		"ttl":         ttl,
 		"max_entries": maxEntries,
 		"address":     str(&rc.Address),
@@ -345,7 +334,7 @@ func (h *Handler) unmarshalCache(d *caddyfile.Dispenser) error {
 		"db": func(v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
-				return d.Errf("cache redis db must be a whole number, 0 or more, got %q", v)
+				return fmt.Errorf("must be a whole number, 0 or more, got %q", v)
 			}
 			rc.DB = n
 			return nil

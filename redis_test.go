@@ -2,7 +2,6 @@ package caddyliveness
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,9 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"reflect"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,51 +18,14 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/caddy-liveness/caddy-liveness/internal/redistest"
 	"github.com/caddy-liveness/caddy-liveness/internal/store"
 	"github.com/caddy-liveness/caddy-liveness/vendors"
 	"github.com/caddy-liveness/caddy-liveness/vendors/vendortest"
 )
-
-// redisAddr is the redis-server the tests use. make -f xcaddy.mk test
-// (through scripts/with-redis.sh) starts one and sets it; without it the
-// tests fail rather than skip, so that CI cannot pass without them.
-func redisAddr(t testing.TB) string {
-	t.Helper()
-	addr := os.Getenv("LIVENESS_REDIS_ADDR")
-	if addr == "" {
-		t.Fatal("LIVENESS_REDIS_ADDR is not set: run the tests with `make -f xcaddy.mk test` " +
-			"or `scripts/with-redis.sh go test ./...`, which start a redis-server")
-	}
-	return addr
-}
-
-// testPrefix is a key prefix of this test's own.
-func testPrefix(t testing.TB) string {
-	var b [6]byte
-	rand.Read(b[:])
-	return "test:" + strings.ReplaceAll(t.Name(), "/", ".") + ":" + hex.EncodeToString(b[:]) + ":"
-}
-
-// rawClient talks to the test server directly, to look at the keys.
-func rawClient(t testing.TB) *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: redisAddr(t)})
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-func keys(t testing.TB, c *redis.Client, prefix string) []string {
-	t.Helper()
-	ks, err := c.Keys(context.Background(), prefix+"*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(ks)
-	return ks
-}
 
 // recv waits for a value on ch, at most 10 seconds.
 func recv[T any](t *testing.T, ch <-chan T, what string) {
@@ -129,9 +89,9 @@ func connect(t *testing.T, h *Handler) {
 }
 
 func cleanPrefix(t *testing.T, prefix string) {
-	c := rawClient(t)
+	c := redistest.Client(t)
 	t.Cleanup(func() {
-		if ks := keys(t, c, prefix); len(ks) > 0 {
+		if ks := redistest.Keys(t, c, prefix); len(ks) > 0 {
 			c.Del(context.Background(), ks...)
 		}
 	})
@@ -141,7 +101,7 @@ func cleanPrefix(t *testing.T, prefix string) {
 // hit without a vendor call, and a replay seen by one is a duplicate on
 // the other.
 func TestRedisSharedByInstances(t *testing.T) {
-	addr, prefix := redisAddr(t), testPrefix(t)
+	addr, prefix := redistest.Addr(t), redistest.Prefix(t)
 	cleanPrefix(t, prefix)
 	v := newFake("shared")
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
@@ -193,7 +153,7 @@ func TestRedisSharedByInstances(t *testing.T) {
 // Two instances missing the same new image at once make one vendor call:
 // one takes the lock, the other waits for its result.
 func TestRedisLockSharesTheCall(t *testing.T) {
-	addr, prefix := redisAddr(t), testPrefix(t)
+	addr, prefix := redistest.Addr(t), redistest.Prefix(t)
 	cleanPrefix(t, prefix)
 	v := newFake("locked")
 	v.gate, v.started = make(chan struct{}), make(chan struct{}, 2)
@@ -236,7 +196,7 @@ func TestRedisLockSharesTheCall(t *testing.T) {
 	if d := testutil.ToFloat64(metrics.cache.WithLabelValues("shared")) - shared0; d != 1 {
 		t.Fatalf("cache_lookups_total{result=shared} grew by %v, want 1", d)
 	}
-	if ks := keys(t, rawClient(t), prefix+"lock:"); len(ks) != 0 {
+	if ks := redistest.Keys(t, redistest.Client(t), prefix+"lock:"); len(ks) != 0 {
 		t.Fatalf("the lock stayed: %q", ks)
 	}
 }
@@ -244,7 +204,7 @@ func TestRedisLockSharesTheCall(t *testing.T) {
 // A holder whose vendor call fails releases the lock without a result;
 // the waiter then calls the vendor itself.
 func TestRedisLockReleasedOnFailure(t *testing.T) {
-	addr, prefix := redisAddr(t), testPrefix(t)
+	addr, prefix := redistest.Addr(t), redistest.Prefix(t)
 	cleanPrefix(t, prefix)
 	var calls atomic.Int64
 	gate, started := make(chan struct{}), make(chan struct{}, 2)
@@ -291,7 +251,7 @@ func TestRedisLockReleasedOnFailure(t *testing.T) {
 // A waiter whose deadline passes while another instance calls gets the
 // usual timeout error.
 func TestRedisLockWaitEndsAtTheDeadline(t *testing.T) {
-	addr, prefix := redisAddr(t), testPrefix(t)
+	addr, prefix := redistest.Addr(t), redistest.Prefix(t)
 	cleanPrefix(t, prefix)
 	opts, err := (&RedisConfig{Address: addr}).options()
 	if err != nil {
@@ -455,9 +415,9 @@ func TestRedisDownAtStart(t *testing.T) {
 	dead.Close()
 	v := newFake("nolink")
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	h, logs := redisHandler(t, addr, testPrefix(t), func(h *Handler) { h.OnDuplicate = "annotate" }, v)
+	h, logs := redisHandler(t, addr, redistest.Prefix(t), func(h *Handler) { h.OnDuplicate = "annotate" }, v)
 	h.now = c.now
-	useRedis(t, h, addr, testPrefix(t), 2*time.Second, time.Nanosecond) // try Redis on every operation: the worst case
+	useRedis(t, h, addr, redistest.Prefix(t), 2*time.Second, time.Nanosecond) // try Redis on every operation: the worst case
 	errs0 := redisErrorsTotal()
 	img := vendortest.SampleJPEG("live;score=0.9")
 	if got := uploadLive(t, h, img).Get("X-Liveness-Cache"); got != "miss" {
@@ -489,13 +449,13 @@ func TestRedisDownAtStart(t *testing.T) {
 // one warning, errors counted, and once Redis answers again results are
 // stored there again and shared.
 func TestRedisStopsAndRecovers(t *testing.T) {
-	prefix := testPrefix(t)
+	prefix := redistest.Prefix(t)
 	cleanPrefix(t, prefix)
-	p := newProxy(t, redisAddr(t))
+	p := newProxy(t, redistest.Addr(t))
 	v := newFake("flaky")
 	h, logs := redisHandler(t, p.addr(), prefix, nil, v)
 	useRedis(t, h, p.addr(), prefix, 2*time.Second, 20*time.Millisecond)
-	other, _ := redisHandler(t, redisAddr(t), prefix, nil, v) // another instance, on Redis directly
+	other, _ := redisHandler(t, redistest.Addr(t), prefix, nil, v) // another instance, on Redis directly
 	errs0 := redisErrorsTotal()
 
 	a := vendortest.SampleJPEG("live;n=a")
@@ -540,8 +500,8 @@ func TestRedisStopsAndRecovers(t *testing.T) {
 // A Redis that accepts connections but never answers costs each request
 // at most the operation timeouts; requests are answered from the vendor.
 func TestRedisHangs(t *testing.T) {
-	prefix := testPrefix(t)
-	p := newProxy(t, redisAddr(t))
+	prefix := redistest.Prefix(t)
+	p := newProxy(t, redistest.Addr(t))
 	p.set(proxyHang)
 	v := newFake("slow-redis")
 	h, logs := redisHandler(t, p.addr(), prefix, nil, v)
@@ -619,10 +579,10 @@ func TestRedisCaddyfile(t *testing.T) {
 // Provisioning resolves the placeholders, refuses an empty password, and
 // authenticates with it.
 func TestRedisProvision(t *testing.T) {
-	addr := redisAddr(t)
-	prefix := testPrefix(t)
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t)
 	cleanPrefix(t, prefix)
-	c := rawClient(t)
+	c := redistest.Client(t)
 	user := "lv-" + hex.EncodeToString([]byte(prefix))[:12]
 	const pw = "s3cret-for-test"
 	if err := c.Do(t.Context(), "ACL", "SETUSER", user, "on", ">"+pw, "~*", "+@all").Err(); err != nil {
@@ -666,7 +626,7 @@ func TestRedisProvision(t *testing.T) {
 	if h.shared.store.Degraded() {
 		t.Fatal("Redis refused the credentials")
 	}
-	if n := len(keys(t, c, prefix)); n != 1 {
+	if n := len(redistest.Keys(t, c, prefix)); n != 1 {
 		t.Fatalf("%d keys under the prefix, want 1", n)
 	}
 	// A wrong password is Redis failing, not the handler: degraded.
@@ -686,7 +646,7 @@ func TestRedisProvision(t *testing.T) {
 
 // The admin API counts and purges the verdicts in Redis.
 func TestRedisAdmin(t *testing.T) {
-	addr, prefix := redisAddr(t), testPrefix(t)
+	addr, prefix := redistest.Addr(t), redistest.Prefix(t)
 	cleanPrefix(t, prefix)
 	v := newFake("adminv")
 	h, _ := redisHandler(t, addr, prefix, nil, v)

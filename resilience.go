@@ -162,14 +162,10 @@ func (g *guard) check(ctx context.Context, req *vendors.Request) (vendors.Result
 			g.countError("breaker_open")
 			return res, g.err("circuit breaker half-open: no probe's turn before the deadline", err)
 		}
-		if err == nil || attempt >= g.retries || !retryable(err) {
+		if err == nil || attempt >= g.retries || !vendors.Retryable(err) {
 			return res, err
 		}
-		wait := backoff(attempt)
-		var ve *vendors.Error
-		if errors.As(err, &ve) && ve.RetryAfter > wait {
-			wait = ve.RetryAfter
-		}
+		wait := max(backoff(attempt), vendors.RetryAfterOf(err))
 		// The retry must still start with the reserve left.
 		if hasDeadline && time.Now().Add(wait+reserve).After(deadline) {
 			return res, err
@@ -333,25 +329,6 @@ func (g *guard) err(msg string, err error) *vendors.Error {
 func backoff(attempt int) time.Duration {
 	d := retryBase << attempt
 	return d/2 + rand.N(d/2+1)
-}
-
-// retryable reports whether another attempt may succeed: network
-// failures, 5xx and 429. A malformed 200 or any other 4xx will not change.
-func retryable(err error) bool {
-	var ve *vendors.Error
-	if !errors.As(err, &ve) {
-		return !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
-	}
-	switch ve.Kind {
-	case vendors.KindRateLimited:
-		return true
-	case vendors.KindUnavailable:
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-			return false
-		}
-		return ve.Status == 0 || ve.Status >= 500
-	}
-	return false
 }
 
 // vendorTrouble reports whether an error is the vendor's (down, slow,

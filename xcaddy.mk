@@ -65,9 +65,12 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-# staticcheck, pinned in go.mod as a tool like xcaddy.
+# staticcheck, pinned in go.mod as a tool like xcaddy: the default build,
+# the pure-Go kernels, and the suites behind build tags.
 staticcheck:
 	$(GO) tool staticcheck ./...
+	$(GO) tool staticcheck -tags purego ./vendors/local/...
+	$(GO) tool staticcheck -tags 'bench multiinstance soak hostile browser differential reference' ./...
 
 # go.mod and go.sum say exactly what the code imports.
 tidy-check:
@@ -114,15 +117,19 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s .
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./internal/extract
 
-# The built binary must carry the handler and the vendor modules.
+# The built binary must carry the handler and the vendor modules; the
+# examples adapt; every config in the docs is caddy fmt clean and adapts
+# (scripts/check-docs.sh).
 smoke: build
 	./caddy list-modules > .modules.txt
 	grep -qx 'http.handlers.liveness' .modules.txt
 	for m in spoofsense videosdk facia verifik local; do grep -qx "http.handlers.liveness.vendors.$$m" .modules.txt; done
 	grep -qx 'admin.api.liveness' .modules.txt
 	./caddy liveness check --help > /dev/null
-	for f in examples/Caddyfile examples/emulator.Caddyfile; do ./caddy adapt --config $$f --adapter caddyfile > /dev/null; done
+	for f in examples/Caddyfile examples/emulator.Caddyfile; do \
+		./caddy adapt --config $$f --adapter caddyfile > /dev/null && ./caddy fmt $$f | diff -u $$f - || exit 1; done
 	scripts/offline-check.sh ./caddy
+	scripts/check-docs.sh ./caddy
 	@rm -f .modules.txt
 	@echo "smoke: ok"
 
@@ -153,4 +160,4 @@ differential: build
 	internal/extract/differential/upstreams/install.sh
 	$(GO) test -tags differential -count=1 -v -timeout 10m ./internal/extract/differential
 
-test: fmt-check vet tidy-check deps-check unit fuzz smoke reference browser multiinstance differential hostile
+test: fmt-check vet staticcheck tidy-check deps-check unit fuzz smoke reference browser multiinstance differential hostile

@@ -30,6 +30,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/caddy-liveness/caddy-liveness/internal/caddyproc"
+	"github.com/caddy-liveness/caddy-liveness/internal/redistest"
 	"github.com/caddy-liveness/caddy-liveness/vendors/vendortest"
 )
 
@@ -101,10 +102,7 @@ func (in *instance) metric(t *testing.T, name, label string) float64 {
 }
 
 func TestTwoInstances(t *testing.T) {
-	addr := os.Getenv("LIVENESS_REDIS_ADDR")
-	if addr == "" {
-		t.Fatal("LIVENESS_REDIS_ADDR is not set: run this test with `make -f xcaddy.mk multiinstance` (or test), which starts a redis-server")
-	}
+	addr := redistest.Addr(t)
 	bin, err := filepath.Abs("../caddy")
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,9 @@
 package vendors
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,14 +11,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/caddy-liveness/caddy-liveness/internal/redact"
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // maxResponse bounds what is read of a vendor's answer; every documented
@@ -69,12 +70,9 @@ func EndpointAllowHTTP(origin, base, path string, insecureHTTP bool) (string, er
 	if base == "" {
 		return origin + path, nil
 	}
-	u, err := url.Parse(base)
-	if err != nil {
-		return "", fmt.Errorf("base_url: %v", err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("base_url must be an http(s) origin such as https://host:port, got %q", base)
+	u, msg := parseBaseURL(base)
+	if msg != "" {
+		return "", errors.New("base_url " + msg)
 	}
 	if u.Scheme == "http" && !insecureHTTP && !Loopback(u.Hostname()) {
 		return "", fmt.Errorf("base_url: plain http:// to %q, which is not loopback, would send the credentials and the images unencrypted: use https://, or set %s in the vendor block", Sanitize(u.Hostname()), InsecureHTTPOption)
@@ -253,10 +251,6 @@ func vendorMessage(raw []byte) string {
 	return Sanitize(string(raw))
 }
 
-// urlPattern matches a link, with or without its scheme ("://host" is one
-// too).
-var urlPattern = regexp.MustCompile(`(?i)[a-z0-9+.-]*://[^\s"'<>]*`)
-
 // Sanitize keeps a vendor-supplied string fit for a log line: printable
 // ASCII only, at most 120 bytes, and no links (a vendor may put a link to
 // biometric imagery anywhere, as FACIA does in declined_proof). Other
@@ -269,93 +263,136 @@ func Sanitize(s string) string {
 			b.WriteRune(r)
 		}
 	}
-	s = urlPattern.ReplaceAllString(b.String(), "[url]")
+	s = redact.Links(b.String(), "[url]")
 	if len(s) > 120 {
 		s = s[:120] + "..."
 	}
 	return s
 }
 
-// UnmarshalBlock reads a vendor block, `vendor <name> { <option> <value> ... }`,
-// where every option takes one value and may appear once: set is called
-// with each. The options named in flags are flags instead: given alone,
-// `<option>`, they are set to "true"; with a value, that value must be
-// true or false (`<option> true`, `<option> false`), and set receives it.
-// Unknown or repeated options and missing or extra values are errors.
-func UnmarshalBlock(d *caddyfile.Dispenser, vendor string, set func(opt, val string) (known bool, err error), flags ...string) error {
-	d.Next() // vendor name
-	if d.NextArg() {
-		return d.ArgErr()
+// httpVendor is what every vendor that answers over HTTP holds once
+// provisioned: its name for errors, the URL its calls go to, the header
+// that carries its credential, and its HTTP client.
+type httpVendor struct {
+	name string
+	// endpoint is the documented URL under base_url (FACIA's: the origin,
+	// to which each call appends its path).
+	endpoint   string
+	authHeader string
+	client     *http.Client
+}
+
+// provision builds the endpoint from the vendor's documented origin and
+// path and the block's base_url and insecure_http (EndpointAllowHTTP),
+// and the HTTP client.
+func (h *httpVendor) provision(name, origin, base, path string, insecureHTTP bool, authHeader string) error {
+	endpoint, err := EndpointAllowHTTP(origin, base, path, insecureHTTP)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	seen := map[string]bool{}
-	for d.NextBlock(0) {
-		opt := d.Val()
-		if seen[opt] {
-			return d.Errf("duplicate option %q", opt)
-		}
-		seen[opt] = true
-		var val string
-		if slices.Contains(flags, opt) {
-			switch args := d.RemainingArgs(); {
-			case len(args) == 0:
-				val = "true"
-			case len(args) == 1 && (args[0] == "true" || args[0] == "false"):
-				val = args[0]
-			default:
-				return d.Errf("%s is a flag: give it alone, or with true or false", opt)
-			}
-		} else if !d.AllArgs(&val) {
-			return d.ArgErr()
-		}
-		known, err := set(opt, val)
-		if !known {
-			return d.Errf("unknown %s option %q", vendor, opt)
-		}
-		if err != nil {
-			return d.Errf("%s: %v", opt, err)
-		}
+	*h = httpVendor{name: name, endpoint: endpoint, authHeader: authHeader, client: NewHTTPClient()}
+	return nil
+}
+
+// post sends body to the endpoint with path appended, as contentType,
+// asking for JSON, with auth (unless empty) in the credential header. A
+// call that gets no usable answer is an *Error that names path.
+func (h *httpVendor) post(ctx context.Context, path, contentType, auth string, body []byte) (*http.Response, []byte, error) {
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, h.endpoint+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, h.err(KindBadRequest, 0, "building request", err)
+	}
+	hr.Header.Set("Content-Type", contentType)
+	hr.Header.Set("Accept", "application/json")
+	if auth != "" {
+		hr.Header.Set(h.authHeader, auth)
+	}
+	resp, raw, err := Do(h.client, hr)
+	if err != nil {
+		return nil, nil, callError(h.name, path, err)
+	}
+	return resp, raw, nil
+}
+
+// err is the vendor's error.
+func (h *httpVendor) err(kind Kind, status int, msg string, err error) *Error {
+	return &Error{Vendor: h.name, Kind: kind, Status: status, Msg: msg, Err: err}
+}
+
+// imagesOnly is the error of a medium given to a vendor that takes
+// images only.
+func (h *httpVendor) imagesOnly(mime string) *Error {
+	return h.err(KindUnsupported, 0, h.name+" takes images only, not "+Sanitize(mime), nil)
+}
+
+// Cleanup closes the idle connections of a configuration being unloaded.
+func (h *httpVendor) Cleanup() error {
+	if h.client != nil {
+		h.client.CloseIdleConnections()
 	}
 	return nil
 }
 
-// StringOptions is an UnmarshalBlock setter for options that are plain
-// strings.
-func StringOptions(fields map[string]*string) func(opt, val string) (bool, error) {
-	return func(opt, val string) (bool, error) {
-		f, ok := fields[opt]
-		if ok {
-			*f = val
-		}
-		return ok, nil
-	}
+// base64Size is the length of base64Body(prefix, data, suffix).
+func base64Size(prefix string, data []byte, suffix string) int {
+	return len(prefix) + base64.StdEncoding.EncodedLen(len(data)) + len(suffix)
 }
 
-// FlagOptions is an UnmarshalBlock setter for flags (named in its flags
-// too), which it hands over as "true" or "false".
-func FlagOptions(fields map[string]*bool) func(opt, val string) (bool, error) {
-	return func(opt, val string) (bool, error) {
-		f, ok := fields[opt]
-		if !ok {
-			return false, nil
-		}
-		b, err := strconv.ParseBool(val)
-		if err != nil {
-			return true, fmt.Errorf("want true or false, got %q", val)
-		}
-		*f = b
-		return true, nil
-	}
+// base64Body is prefix, data in standard base64, then suffix: a JSON body
+// with the image encoded straight into it, where json.Marshal would copy
+// the largest part of it twice.
+func base64Body(prefix string, data []byte, suffix string) []byte {
+	body := make([]byte, 0, base64Size(prefix, data, suffix))
+	body = append(body, prefix...)
+	body = base64.StdEncoding.AppendEncode(body, data)
+	return append(body, suffix...)
 }
 
-// Options is an UnmarshalBlock setter that asks each of sets in turn
-// until one knows the option.
-func Options(sets ...func(opt, val string) (bool, error)) func(opt, val string) (bool, error) {
-	return func(opt, val string) (bool, error) {
-		for _, set := range sets {
-			if known, err := set(opt, val); known {
-				return true, err
-			}
-		}
-		return false, nil
+// unitScore reports whether a vendor's score is a number in [0,1] (NaN is
+// not).
+func unitScore(p float64) bool { return p >= 0 && p <= 1 }
+
+// jwtExpiry reads a JWT's exp claim without verifying the token: only its
+// issuer can, and the date schedules renewals and warnings, never refuses
+// a call. ok is false for a token that is not a JWT or carries no exp.
+func jwtExpiry(tok string) (exp time.Time, ok bool) {
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(tok, claims); err != nil {
+		return time.Time{}, false
 	}
+	e, err := claims.GetExpirationTime()
+	if err != nil || e == nil {
+		return time.Time{}, false
+	}
+	return e.Time, true
+}
+
+// Retryable reports whether another attempt of a failed vendor call may
+// succeed: network failures, 5xx and 429. A deadline or a cancellation, a
+// malformed answer or any other 4xx will not change.
+func Retryable(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
+	}
+	switch e.Kind {
+	case KindRateLimited:
+		return true
+	case KindUnavailable:
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return false
+		}
+		return e.Status == 0 || e.Status >= 500
+	}
+	return false
+}
+
+// RetryAfterOf is the wait the vendor asked for (Retry-After) in a vendor
+// error, 0 if none.
+func RetryAfterOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"mime/multipart"
 	"net/http"
@@ -18,7 +17,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/sync/singleflight"
 )
 
 func init() {
@@ -91,25 +90,18 @@ type FACIA struct {
 	ClientReference string `json:"client_reference,omitempty"`
 
 	id, secret string
-	origin     string
-	client     *http.Client
 	now        func() time.Time // the token clock, replaced by tests
 	tokens     *faciaTokens
+	httpVendor // endpoint is the origin: each call appends its path
 }
 
-// faciaTokens is the token cache. fetch is the token request in flight,
-// which every caller that needs a new token waits for.
+// faciaTokens is the token cache. fetch holds the token request in
+// flight, which every caller that needs a new token waits for.
 type faciaTokens struct {
 	mu        sync.Mutex
 	token     string
 	refreshAt time.Time
-	fetch     *faciaFetch
-}
-
-type faciaFetch struct {
-	done  chan struct{}
-	token string
-	err   error
+	fetch     singleflight.Group
 }
 
 // CaddyModule returns the Caddy module information.
@@ -120,22 +112,14 @@ func (FACIA) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision resolves the credentials and checks the options.
+// Provision checks the options, resolves the credentials and builds the
+// HTTP client.
 func (f *FACIA) Provision(caddy.Context) error {
-	switch f.ScoreDirection {
-	case "", "fake_high", "live_high":
-	default:
-		return fmt.Errorf("facia: score_direction must be fake_high or live_high, got %q", f.ScoreDirection)
-	}
-	if f.PollInterval < 0 {
-		return fmt.Errorf("facia: poll_interval must be positive")
+	if err := f.validate(); err != nil {
+		return err
 	}
 	if f.PollInterval == 0 {
 		f.PollInterval = caddy.Duration(faciaDefaultPoll)
-	}
-	// A fixed reference out of range would silently never be sent.
-	if ref := f.ClientReference; ref != "" && !strings.Contains(ref, "{") && !faciaRefLen(ref) {
-		return fmt.Errorf("facia: client_reference must be 5 to 255 characters")
 	}
 	var err error
 	if f.id, err = ResolveSecret("facia: client_id", f.ClientID); err != nil {
@@ -144,15 +128,30 @@ func (f *FACIA) Provision(caddy.Context) error {
 	if f.secret, err = ResolveSecret("facia: client_secret", f.ClientSecret); err != nil {
 		return err
 	}
-	if f.origin, err = EndpointAllowHTTP(faciaOrigin, f.BaseURL, "", f.InsecureHTTP); err != nil {
-		return fmt.Errorf("facia: %w", err)
+	if err := f.provision(f.Name(), faciaOrigin, f.BaseURL, "", f.InsecureHTTP, "Authorization"); err != nil {
+		return err
 	}
-	f.client = NewHTTPClient()
 	if f.now == nil {
 		f.now = time.Now
 	}
 	f.tokens = new(faciaTokens)
 	return nil
+}
+
+// validate checks the option values, for the Caddyfile and the JSON alike.
+func (f *FACIA) validate() error {
+	if err := checkOneOf(f.Name(), "score_direction", f.ScoreDirection, "fake_high", "live_high"); err != nil {
+		return err
+	}
+	if f.PollInterval < 0 {
+		return badOption(f.Name(), "poll_interval", "must be positive")
+	}
+	// A fixed reference out of range would silently never be sent. It is
+	// not quoted: it may be personal data.
+	if ref := f.ClientReference; ref != "" && !strings.Contains(ref, "{") && !faciaRefLen(ref) {
+		return badOption(f.Name(), "client_reference", "must be 5 to 255 characters")
+	}
+	return checkBaseURL(f.Name(), f.BaseURL)
 }
 
 // UnmarshalCaddyfile sets up the vendor from Caddyfile tokens:
@@ -167,21 +166,11 @@ func (f *FACIA) Provision(caddy.Context) error {
 //	    insecure_http    [true|false]
 //	}
 func (f *FACIA) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	strs := Options(StringOptions(map[string]*string{
+	return UnmarshalBlock(d, f.Name(), Options(StringOptions(map[string]*string{
 		"client_id": &f.ClientID, "client_secret": &f.ClientSecret, "base_url": &f.BaseURL,
 		"score_direction": &f.ScoreDirection, "client_reference": &f.ClientReference,
-	}), FlagOptions(map[string]*bool{InsecureHTTPOption: &f.InsecureHTTP}))
-	return UnmarshalBlock(d, "facia", func(opt, val string) (bool, error) {
-		if opt != "poll_interval" {
-			return strs(opt, val)
-		}
-		dur, err := caddy.ParseDuration(val)
-		if err != nil || dur <= 0 {
-			return true, fmt.Errorf("want a positive duration, got %q", val)
-		}
-		f.PollInterval = caddy.Duration(dur)
-		return true, nil
-	}, InsecureHTTPOption)
+	}), DurationOptions(map[string]*caddy.Duration{"poll_interval": &f.PollInterval}),
+		FlagOptions(map[string]*bool{InsecureHTTPOption: &f.InsecureHTTP})), f.validate, InsecureHTTPOption)
 }
 
 // Name implements Vendor.
@@ -190,7 +179,7 @@ func (f *FACIA) Name() string { return "facia" }
 // Profile implements Vendor: the service answering and how its score is
 // read. client_reference does not change the answer.
 func (f *FACIA) Profile(*Request) string {
-	p := "facia " + f.origin
+	p := "facia " + f.endpoint
 	if f.ScoreDirection != "" {
 		p += " " + f.ScoreDirection
 	}
@@ -299,8 +288,8 @@ func (f *FACIA) create(ctx context.Context, body []byte, contentType string) (st
 	return ref, nil
 }
 
-// faciaErrPending is what result returns while FACIA is still processing.
-var faciaErrPending = errors.New("facia: still processing")
+// errFACIAPending is what result returns while FACIA is still processing.
+var errFACIAPending = errors.New("facia: still processing")
 
 // poll asks /result for the verdict, waiting PollInterval first and twice
 // as long each time after, up to faciaMaxPoll. A wait that would leave no
@@ -339,15 +328,15 @@ func (f *FACIA) poll(ctx context.Context, ref string, rtt time.Duration) (Result
 		}
 		next := faciaNextWait(wait)
 		switch {
-		case errors.Is(err, faciaErrPending):
+		case errors.Is(err, errFACIAPending):
 			last = nil
 		case cutOff:
 			// The poll ran into stop: what was known before stands.
-		case faciaTransient(err):
+		case Retryable(err):
+			// 429, 5xx and network trouble, not a malformed answer or an
+			// unknown reference.
 			last = err
-			if ra := faciaRetryAfter(err); ra > next {
-				next = ra
-			}
+			next = max(next, RetryAfterOf(err))
 		default:
 			return Result{}, err
 		}
@@ -367,24 +356,6 @@ func faciaNextWait(wait time.Duration) time.Duration {
 	return min(2*wait, faciaMaxPoll)
 }
 
-// faciaTransient reports whether a failed poll is worth repeating: 429,
-// 5xx and network trouble, not a malformed answer or an unknown reference.
-func faciaTransient(err error) bool {
-	var e *Error
-	if !errors.As(err, &e) {
-		return false
-	}
-	return e.Kind == KindRateLimited || (e.Kind == KindUnavailable && (e.Status == 0 || e.Status >= 500))
-}
-
-func faciaRetryAfter(err error) time.Duration {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.RetryAfter
-	}
-	return 0
-}
-
 // faciaResultBody is what Check reads of /result. declined_proof, a link
 // to the biometric image, is deliberately not decoded.
 type faciaResultBody struct {
@@ -397,7 +368,7 @@ type faciaResultBody struct {
 	} `json:"result"`
 }
 
-// result polls /result once: a Result, faciaErrPending or an *Error.
+// result polls /result once: a Result, errFACIAPending or an *Error.
 func (f *FACIA) result(ctx context.Context, ref string) (Result, error) {
 	body, _ := json.Marshal(map[string]string{"reference_id": ref})
 	resp, raw, err := f.authed(ctx, faciaResultPath, "application/json", body)
@@ -415,7 +386,7 @@ func (f *FACIA) result(ctx context.Context, ref string) (Result, error) {
 	status, ok := faciaNumber(data.Status)
 	if !ok {
 		if faciaNull(data.Status) {
-			return Result{}, faciaErrPending
+			return Result{}, errFACIAPending
 		}
 		return Result{}, f.err(KindUnavailable, resp.StatusCode, "malformed /result response: status is not a number", nil)
 	}
@@ -439,7 +410,7 @@ func (f *FACIA) result(ctx context.Context, ref string) (Result, error) {
 	default:
 		return Result{}, f.err(KindUnavailable, resp.StatusCode, "malformed /result response: status "+strconv.FormatFloat(status, 'g', -1, 64), nil)
 	}
-	if s, ok := faciaNumber(data.DeepfakeScore); ok && s >= 0 && s <= 1 {
+	if s, ok := faciaNumber(data.DeepfakeScore); ok && unitScore(s) {
 		switch f.ScoreDirection {
 		case "fake_high":
 			r.Score, r.HasScore = 1-s, true
@@ -495,31 +466,14 @@ func (f *FACIA) authed(ctx context.Context, path, contentType string, body []byt
 	if err != nil {
 		return nil, nil, err
 	}
-	resp, raw, err := f.post(ctx, path, contentType, tok, body)
+	resp, raw, err := f.post(ctx, path, contentType, "Bearer "+tok, body)
 	if err != nil || faciaCode(resp, raw) != http.StatusUnauthorized {
 		return resp, raw, err
 	}
 	if tok, err = f.token(ctx, tok); err != nil {
 		return nil, nil, err
 	}
-	return f.post(ctx, path, contentType, tok, body)
-}
-
-func (f *FACIA) post(ctx context.Context, path, contentType, tok string, body []byte) (*http.Response, []byte, error) {
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, f.origin+path, bytes.NewReader(body))
-	if err != nil {
-		return nil, nil, f.err(KindBadRequest, 0, "building request", err)
-	}
-	hr.Header.Set("Content-Type", contentType)
-	hr.Header.Set("Accept", "application/json")
-	if tok != "" {
-		hr.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, raw, err := Do(f.client, hr)
-	if err != nil {
-		return nil, nil, callError(f.Name(), path, err)
-	}
-	return resp, raw, nil
+	return f.post(ctx, path, contentType, "Bearer "+tok, body)
 }
 
 // token returns a valid token: the cached one unless it is due for renewal
@@ -527,42 +481,51 @@ func (f *FACIA) post(ctx context.Context, path, contentType, tok string, body []
 // one token request; each waits at most until its own deadline.
 func (f *FACIA) token(ctx context.Context, stale string) (string, error) {
 	t := f.tokens
-	t.mu.Lock()
-	if t.token != "" && t.token != stale && f.now().Before(t.refreshAt) {
-		tok := t.token
-		t.mu.Unlock()
+	if tok, ok := t.cached(f.now(), stale); ok {
 		return tok, nil
 	}
-	fe := t.fetch
-	if fe == nil {
-		fe = &faciaFetch{done: make(chan struct{})}
-		t.fetch = fe
-		// The request outlives a caller that goes away, for the others.
-		d, ok := ctx.Deadline()
-		if !ok {
-			d = time.Now().Add(faciaNoDeadline)
-		}
-		fctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), d)
-		go func() {
-			defer cancel()
-			tok, refreshAt, err := f.fetchToken(fctx)
-			t.mu.Lock()
-			if err == nil {
-				t.token, t.refreshAt = tok, refreshAt
-			}
-			t.fetch = nil
-			t.mu.Unlock()
-			fe.token, fe.err = tok, err
-			close(fe.done)
-		}()
+	// The request runs in a goroutine of its own and outlives a caller
+	// that goes away, for the others; it ends at the first caller's
+	// deadline.
+	d, ok := ctx.Deadline()
+	if !ok {
+		d = time.Now().Add(faciaNoDeadline)
 	}
-	t.mu.Unlock()
+	detached := context.WithoutCancel(ctx)
+	ch := t.fetch.DoChan("token", func() (any, error) {
+		// A request that ended since the cache was read may have renewed
+		// the token already.
+		if tok, ok := t.cached(f.now(), stale); ok {
+			return tok, nil
+		}
+		fctx, cancel := context.WithDeadline(detached, d)
+		defer cancel()
+		tok, refreshAt, err := f.fetchToken(fctx)
+		if err != nil {
+			return "", err
+		}
+		t.mu.Lock()
+		t.token, t.refreshAt = tok, refreshAt
+		t.mu.Unlock()
+		return tok, nil
+	})
 	select {
-	case <-fe.done:
-		return fe.token, fe.err
+	case r := <-ch:
+		return r.Val.(string), r.Err
 	case <-ctx.Done():
 		return "", f.err(KindUnavailable, 0, "no access token before the deadline", ctx.Err())
 	}
+}
+
+// cached returns the cached token if it is not stale and not yet due for
+// renewal at now.
+func (t *faciaTokens) cached(now time.Time, stale string) (string, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.token != "" && t.token != stale && now.Before(t.refreshAt) {
+		return t.token, true
+	}
+	return "", false
 }
 
 // fetchToken asks /request-access-token for a token and returns it with
@@ -595,12 +558,9 @@ func (f *FACIA) fetchToken(ctx context.Context) (string, time.Time, error) {
 // its lifetime) before the JWT's exp, read without verification since
 // only FACIA can verify it, or before the documented 8 hours.
 func faciaRefreshAt(tok string, now time.Time) time.Time {
-	exp := now.Add(faciaTokenTTL)
-	claims := jwt.MapClaims{}
-	if _, _, err := jwt.NewParser().ParseUnverified(tok, claims); err == nil {
-		if e, err := claims.GetExpirationTime(); err == nil && e != nil {
-			exp = e.Time
-		}
+	exp, ok := jwtExpiry(tok)
+	if !ok {
+		exp = now.Add(faciaTokenTTL)
 	}
 	skew := max(min(faciaTokenSkew, exp.Sub(now)/10), 0)
 	return exp.Add(-skew)
@@ -665,18 +625,6 @@ func (f *FACIA) statusErr(path string, code int, resp *http.Response, raw []byte
 		e.Kind, e.Msg = KindUnavailable, path+": unknown reference_id"
 	}
 	return e
-}
-
-func (f *FACIA) err(kind Kind, status int, msg string, err error) *Error {
-	return &Error{Vendor: f.Name(), Kind: kind, Status: status, Msg: msg, Err: err}
-}
-
-// Cleanup closes the idle connections of a configuration being unloaded.
-func (f *FACIA) Cleanup() error {
-	if f.client != nil {
-		f.client.CloseIdleConnections()
-	}
-	return nil
 }
 
 // Interface guards

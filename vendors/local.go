@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -54,10 +53,11 @@ func (Local) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision compiles the embedded networks (once per process).
+// Provision checks the options and compiles the embedded networks (once
+// per process).
 func (l *Local) Provision(caddy.Context) error {
-	if l.MaxConcurrent < 0 {
-		return fmt.Errorf("local: max_concurrent must be positive, got %d", l.MaxConcurrent)
+	if err := l.validate(); err != nil {
+		return err
 	}
 	if l.MaxConcurrent == 0 {
 		l.MaxConcurrent = runtime.GOMAXPROCS(0)
@@ -78,17 +78,15 @@ func (l *Local) Provision(caddy.Context) error {
 //	    max_concurrent <n>
 //	}
 func (l *Local) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return UnmarshalBlock(d, "local", func(opt, val string) (bool, error) {
-		if opt != "max_concurrent" {
-			return false, nil
-		}
-		n, err := strconv.Atoi(val)
-		if err != nil || n < 1 {
-			return true, fmt.Errorf("want a positive integer, got %q", val)
-		}
-		l.MaxConcurrent = n
-		return true, nil
-	})
+	return UnmarshalBlock(d, l.Name(), IntOptions(map[string]*int{"max_concurrent": &l.MaxConcurrent}), l.validate)
+}
+
+// validate checks the option values, for the Caddyfile and the JSON alike.
+func (l *Local) validate() error {
+	if l.MaxConcurrent < 0 {
+		return badOption(l.Name(), "max_concurrent", "must be positive, got %d", l.MaxConcurrent)
+	}
+	return nil
 }
 
 // Name implements Vendor.

@@ -1,12 +1,9 @@
 package vendors
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"strings"
 
@@ -54,9 +51,8 @@ type SpoofSense struct {
 	// `insecure_http` alone or `insecure_http true|false`.
 	InsecureHTTP bool `json:"insecure_http,omitempty"`
 
-	key      string
-	endpoint string
-	client   *http.Client
+	key string
+	httpVendor
 }
 
 // CaddyModule returns the Caddy module information.
@@ -67,25 +63,29 @@ func (SpoofSense) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision resolves the key and builds the endpoint and HTTP client.
-func (s *SpoofSense) Provision(ctx caddy.Context) error {
+// Provision checks the options, resolves the key and builds the endpoint
+// and HTTP client.
+func (s *SpoofSense) Provision(caddy.Context) error {
+	if err := s.validate(); err != nil {
+		return err
+	}
 	if s.Model == "" {
 		s.Model = "antispoofing"
-	}
-	if _, ok := spoofSenseThresholds[s.Model]; !ok {
-		return fmt.Errorf("spoofsense: model must be antispoofing or robust, got %q", s.Model)
 	}
 	key, err := ResolveSecret("spoofsense: api_key", s.APIKey)
 	if err != nil {
 		return err
 	}
 	s.key = key
-	s.endpoint, err = EndpointAllowHTTP(spoofSenseOrigin, s.BaseURL, "/prod/"+s.Model, s.InsecureHTTP)
-	if err != nil {
-		return fmt.Errorf("spoofsense: %w", err)
+	return s.provision(s.Name(), spoofSenseOrigin, s.BaseURL, "/prod/"+s.Model, s.InsecureHTTP, "x-api-key")
+}
+
+// validate checks the option values, for the Caddyfile and the JSON alike.
+func (s *SpoofSense) validate() error {
+	if err := checkOneOf(s.Name(), "model", s.Model, "antispoofing", "robust"); err != nil {
+		return err
 	}
-	s.client = NewHTTPClient()
-	return nil
+	return checkBaseURL(s.Name(), s.BaseURL)
 }
 
 // UnmarshalCaddyfile sets up the vendor from Caddyfile tokens:
@@ -97,9 +97,9 @@ func (s *SpoofSense) Provision(ctx caddy.Context) error {
 //	    insecure_http [true|false]
 //	}
 func (s *SpoofSense) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return UnmarshalBlock(d, "spoofsense", Options(StringOptions(map[string]*string{
+	return UnmarshalBlock(d, s.Name(), Options(StringOptions(map[string]*string{
 		"api_key": &s.APIKey, "model": &s.Model, "base_url": &s.BaseURL,
-	}), FlagOptions(map[string]*bool{InsecureHTTPOption: &s.InsecureHTTP})), InsecureHTTPOption)
+	}), FlagOptions(map[string]*bool{InsecureHTTPOption: &s.InsecureHTTP})), s.validate, InsecureHTTPOption)
 }
 
 // Name implements Vendor.
@@ -123,29 +123,15 @@ type spoofSenseResponse struct {
 func (s *SpoofSense) Check(ctx context.Context, req *Request) (Result, error) {
 	m := req.Media
 	if !strings.HasPrefix(m.MIME, "image/") {
-		return Result{}, s.err(KindUnsupported, 0, "spoofsense takes images only, not "+m.MIME, nil)
+		return Result{}, s.imagesOnly(m.MIME)
 	}
 	const prefix, suffix = `{"data":"`, `"}`
-	n := len(prefix) + base64.StdEncoding.EncodedLen(len(m.Data)) + len(suffix)
-	if n > spoofSenseMaxBody {
+	if n := base64Size(prefix, m.Data, suffix); n > spoofSenseMaxBody {
 		return Result{}, s.err(KindTooLarge, 0, fmt.Sprintf("request body would be %d bytes, over the vendor's %d", n, spoofSenseMaxBody), nil)
 	}
-	body := make([]byte, n)
-	copy(body, prefix)
-	base64.StdEncoding.Encode(body[len(prefix):], m.Data)
-	copy(body[n-len(suffix):], suffix)
-
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, bytes.NewReader(body))
+	resp, raw, err := s.post(ctx, "", "application/json", s.key, base64Body(prefix, m.Data, suffix))
 	if err != nil {
-		return Result{}, s.err(KindBadRequest, 0, "building request", err)
-	}
-	hr.Header.Set("x-api-key", s.key)
-	hr.Header.Set("Content-Type", "application/json")
-	hr.Header.Set("Accept", "application/json")
-
-	resp, raw, err := Do(s.client, hr)
-	if err != nil {
-		return Result{}, callError(s.Name(), "", err)
+		return Result{}, err
 	}
 	return s.parse(resp, raw)
 }
@@ -166,7 +152,7 @@ func (s *SpoofSense) parse(resp *http.Response, raw []byte) (Result, error) {
 		return Result{}, s.err(KindUnavailable, resp.StatusCode, "response without model_output.prob_real", nil)
 	}
 	p := *out.ModelOutput.ProbReal
-	if math.IsNaN(p) || p < 0 || p > 1 {
+	if !unitScore(p) {
 		return Result{}, s.err(KindUnavailable, resp.StatusCode, "prob_real outside [0,1]", nil)
 	}
 	return Result{
@@ -203,10 +189,6 @@ func (s *SpoofSense) failure(out spoofSenseResponse) (Result, error) {
 	return Result{}, s.err(KindBadRequest, http.StatusOK, "vendor refused: "+Sanitize(out.Message), nil)
 }
 
-func (s *SpoofSense) err(kind Kind, status int, msg string, err error) *Error {
-	return &Error{Vendor: s.Name(), Kind: kind, Status: status, Msg: msg, Err: err}
-}
-
 // Interface guards
 var (
 	_ Vendor                = (*SpoofSense)(nil)
@@ -214,11 +196,3 @@ var (
 	_ caddy.CleanerUpper    = (*SpoofSense)(nil)
 	_ caddyfile.Unmarshaler = (*SpoofSense)(nil)
 )
-
-// Cleanup closes the idle connections of a configuration being unloaded.
-func (s *SpoofSense) Cleanup() error {
-	if s.client != nil {
-		s.client.CloseIdleConnections()
-	}
-	return nil
-}

@@ -1,12 +1,9 @@
 package vendors
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,7 +11,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/golang-jwt/jwt/v5"
 	"go.uber.org/zap"
 )
 
@@ -33,8 +29,9 @@ const (
 	verifikExpiryWarning = 72 * time.Hour
 )
 
-// verifikOSes are the documented capture origins.
-var verifikOSes = []string{"DESKTOP", "IOS", "ANDROID"}
+// verifikOSes are the values of os: the documented capture origins, and
+// auto.
+var verifikOSes = []string{"DESKTOP", "IOS", "ANDROID", "auto"}
 
 // Verifik checks images with Verifik's liveness API (POST
 // /v2/face-recognition/liveness, Authorization: Bearer <JWT>, JSON
@@ -71,8 +68,7 @@ type Verifik struct {
 
 	token    string
 	tokenExp time.Time // zero when the token carries no exp
-	endpoint string
-	client   *http.Client
+	httpVendor
 }
 
 // CaddyModule returns the Caddy module information.
@@ -83,39 +79,32 @@ func (Verifik) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision resolves the token and builds the endpoint and HTTP client.
+// Provision checks the options, resolves the token and builds the
+// endpoint and HTTP client.
 func (v *Verifik) Provision(ctx caddy.Context) error {
-	if v.OS != "" && v.OS != "auto" && !verifikKnownOS(v.OS) {
-		return fmt.Errorf("verifik: os must be DESKTOP, IOS, ANDROID or auto, got %q", v.OS)
+	if err := v.validate(); err != nil {
+		return err
 	}
 	token, err := ResolveSecret("verifik: token", v.Token)
 	if err != nil {
 		return err
 	}
-	v.token = token
-	v.endpoint, err = EndpointAllowHTTP(verifikOrigin, v.BaseURL, verifikPath, v.InsecureHTTP)
-	if err != nil {
-		return fmt.Errorf("verifik: %w", err)
+	if err := v.provision(v.Name(), verifikOrigin, v.BaseURL, verifikPath, v.InsecureHTTP, "Authorization"); err != nil {
+		return err
 	}
-	v.tokenExp = verifikTokenExpiry(token)
+	v.token = token
+	// A token that is not a JWT simply has no known expiry.
+	v.tokenExp, _ = jwtExpiry(token)
 	v.warnExpiry(ctx, time.Now())
-	v.client = NewHTTPClient()
 	return nil
 }
 
-// verifikTokenExpiry reads the exp claim without verifying the token:
-// only Verifik can, and the date is used for warnings, never to refuse a
-// call. A token that is not a JWT simply has no known expiry.
-func verifikTokenExpiry(token string) time.Time {
-	claims := jwt.MapClaims{}
-	if _, _, err := jwt.NewParser().ParseUnverified(token, claims); err != nil {
-		return time.Time{}
+// validate checks the option values, for the Caddyfile and the JSON alike.
+func (v *Verifik) validate() error {
+	if err := checkOneOf(v.Name(), "os", v.OS, verifikOSes...); err != nil {
+		return err
 	}
-	exp, err := claims.GetExpirationTime()
-	if err != nil || exp == nil {
-		return time.Time{}
-	}
-	return exp.Time
+	return checkBaseURL(v.Name(), v.BaseURL)
 }
 
 // warnExpiry tells the operator at reload time, rather than at the first
@@ -140,9 +129,9 @@ func (v *Verifik) warnExpiry(ctx caddy.Context, now time.Time) {
 //	    insecure_http [true|false]
 //	}
 func (v *Verifik) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return UnmarshalBlock(d, "verifik", Options(StringOptions(map[string]*string{
+	return UnmarshalBlock(d, v.Name(), Options(StringOptions(map[string]*string{
 		"token": &v.Token, "os": &v.OS, "collection_id": &v.CollectionID, "base_url": &v.BaseURL,
-	}), FlagOptions(map[string]*bool{InsecureHTTPOption: &v.InsecureHTTP})), InsecureHTTPOption)
+	}), FlagOptions(map[string]*bool{InsecureHTTPOption: &v.InsecureHTTP})), v.validate, InsecureHTTPOption)
 }
 
 // Name implements Vendor.
@@ -178,15 +167,6 @@ func (v *Verifik) osFor(userAgent string) string {
 	return "DESKTOP"
 }
 
-func verifikKnownOS(os string) bool {
-	for _, o := range verifikOSes {
-		if os == o {
-			return true
-		}
-	}
-	return false
-}
-
 type verifikResponse struct {
 	ID   *string `json:"id"`
 	Data *struct {
@@ -197,25 +177,16 @@ type verifikResponse struct {
 
 // Check implements Vendor.
 func (v *Verifik) Check(ctx context.Context, req *Request) (Result, error) {
-	m := req.Media
-	if !strings.HasPrefix(m.MIME, "image/") {
-		return Result{}, v.err(KindUnsupported, 0, "verifik takes images only, not "+m.MIME, nil)
+	if !strings.HasPrefix(req.MIME, "image/") {
+		return Result{}, v.imagesOnly(req.MIME)
 	}
 	body, err := v.body(req)
 	if err != nil {
 		return Result{}, v.err(KindBadRequest, 0, "building request", err)
 	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, v.endpoint, bytes.NewReader(body))
+	resp, raw, err := v.post(ctx, "", "application/json", "Bearer "+v.token, body)
 	if err != nil {
-		return Result{}, v.err(KindBadRequest, 0, "building request", err)
-	}
-	hr.Header.Set("Authorization", "Bearer "+v.token)
-	hr.Header.Set("Content-Type", "application/json")
-	hr.Header.Set("Accept", "application/json")
-
-	resp, raw, err := Do(v.client, hr)
-	if err != nil {
-		return Result{}, callError(v.Name(), "", err)
+		return Result{}, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		return Result{}, v.statusError(resp, raw)
@@ -231,7 +202,7 @@ func (v *Verifik) Check(ctx context.Context, req *Request) (Result, error) {
 		return Result{}, v.err(KindUnavailable, resp.StatusCode, "response without data.passed and data.liveness_score", nil)
 	}
 	score := *out.Data.LivenessScore
-	if math.IsNaN(score) || score < 0 || score > 1 {
+	if !unitScore(score) {
 		return Result{}, v.err(KindUnavailable, resp.StatusCode, "liveness_score outside [0,1]", nil)
 	}
 	return Result{
@@ -243,9 +214,7 @@ func (v *Verifik) Check(ctx context.Context, req *Request) (Result, error) {
 	}, nil
 }
 
-// body builds the JSON request with the image as raw standard base64,
-// encoded straight into the body rather than through json.Marshal, which
-// would copy the largest part of it twice.
+// body builds the JSON request with the image as raw standard base64.
 func (v *Verifik) body(req *Request) ([]byte, error) {
 	head := map[string]any{"os": v.osFor(req.UserAgent)}
 	if req.Threshold != nil {
@@ -258,14 +227,8 @@ func (v *Verifik) body(req *Request) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	const imageKey, suffix = `,"image":"`, `"}`
-	h = h[:len(h)-1] // reopen the object
-	n := len(h) + len(imageKey) + base64.StdEncoding.EncodedLen(len(req.Data)) + len(suffix)
-	body := make([]byte, 0, n)
-	body = append(body, h...)
-	body = append(body, imageKey...)
-	body = base64.StdEncoding.AppendEncode(body, req.Data)
-	return append(body, suffix...), nil
+	// Reopen the object for the image.
+	return base64Body(string(h[:len(h)-1])+`,"image":"`, req.Data, `"}`), nil
 }
 
 // statusError refines StatusError with what Verifik documents of its
@@ -288,18 +251,6 @@ func (v *Verifik) statusError(resp *http.Response, raw []byte) *Error {
 		e.Msg = "request refused as incomplete, a bug in this client: " + e.Msg
 	}
 	return e
-}
-
-func (v *Verifik) err(kind Kind, status int, msg string, err error) *Error {
-	return &Error{Vendor: v.Name(), Kind: kind, Status: status, Msg: msg, Err: err}
-}
-
-// Cleanup closes the idle connections of a configuration being unloaded.
-func (v *Verifik) Cleanup() error {
-	if v.client != nil {
-		v.client.CloseIdleConnections()
-	}
-	return nil
 }
 
 // Interface guards

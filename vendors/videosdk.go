@@ -1,14 +1,11 @@
 package vendors
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"math"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -70,10 +67,9 @@ type VideoSDK struct {
 	// `insecure_http` alone or `insecure_http true|false`.
 	InsecureHTTP bool `json:"insecure_http,omitempty"`
 
-	key      string
-	secret   []byte
-	endpoint string
-	client   *http.Client
+	key    string
+	secret []byte
+	httpVendor
 
 	// lifetime of minted tokens; tests shorten it.
 	lifetime time.Duration
@@ -99,21 +95,20 @@ func (VideoSDK) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision resolves the credentials and builds the endpoint and HTTP
-// client.
-func (v *VideoSDK) Provision(ctx caddy.Context) error {
-	keyPair := v.APIKey != "" || v.APISecret != ""
+// Provision checks the options, resolves the credentials and builds the
+// endpoint and HTTP client.
+func (v *VideoSDK) Provision(caddy.Context) error {
+	if err := v.validate(); err != nil {
+		return err
+	}
 	switch {
-	case v.Token != "" && keyPair:
-		return errors.New("videosdk: configure either token or api_key and api_secret, not both")
 	case v.Token != "":
 		tok, err := ResolveSecret("videosdk: token", v.Token)
 		if err != nil {
 			return err
 		}
-		// The API takes the bare token; a prefix would fail every call.
-		if strings.ContainsAny(strings.TrimSpace(tok), " \t") {
-			return errors.New("videosdk: token must be the bare JWT, without a prefix such as \"Bearer \"")
+		if err := v.checkBareToken(tok); err != nil {
+			return err // what a placeholder resolved to
 		}
 		v.auth = &videosdkAuth{token: strings.TrimSpace(tok)}
 	default:
@@ -128,18 +123,40 @@ func (v *VideoSDK) Provision(ctx caddy.Context) error {
 		v.key, v.secret = key, []byte(secret)
 		v.auth = new(videosdkAuth)
 	}
-	var err error
-	v.endpoint, err = EndpointAllowHTTP(videosdkOrigin, v.BaseURL, videosdkPath, v.InsecureHTTP)
-	if err != nil {
-		return fmt.Errorf("videosdk: %w", err)
-	}
 	if v.lifetime <= 0 {
 		v.lifetime = videosdkLifetime
 	}
 	if v.now == nil {
 		v.now = time.Now
 	}
-	v.client = NewHTTPClient()
+	return v.provision(v.Name(), videosdkOrigin, v.BaseURL, videosdkPath, v.InsecureHTTP, "Authorization")
+}
+
+// validate checks the option values, for the Caddyfile and the JSON alike.
+// Whether the credentials are all there is known only once their
+// placeholders are resolved, in Provision.
+func (v *VideoSDK) validate() error {
+	if v.Token != "" && (v.APIKey != "" || v.APISecret != "") {
+		return badOption(v.Name(), "token", "excludes api_key and api_secret: configure one or the other")
+	}
+	// The text around placeholders (each stands for some value, known in
+	// Provision).
+	if err := v.checkBareToken(videosdkPlaceholder.ReplaceAllString(v.Token, "x")); err != nil {
+		return err
+	}
+	return checkBaseURL(v.Name(), v.BaseURL)
+}
+
+// videosdkPlaceholder matches a placeholder such as {env.VIDEOSDK_TOKEN}.
+var videosdkPlaceholder = regexp.MustCompile(`\{[^{}]*\}`)
+
+// checkBareToken refuses a token (as configured, or as resolved) with a
+// prefix, which would fail every call: the API takes the bare JWT. The
+// error does not quote the token.
+func (v *VideoSDK) checkBareToken(tok string) error {
+	if strings.ContainsAny(strings.TrimSpace(tok), " \t") {
+		return badOption(v.Name(), "token", "must be the bare JWT, without a prefix such as \"Bearer \"")
+	}
 	return nil
 }
 
@@ -153,9 +170,9 @@ func (v *VideoSDK) Provision(ctx caddy.Context) error {
 //	    insecure_http [true|false]
 //	}
 func (v *VideoSDK) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return UnmarshalBlock(d, "videosdk", Options(StringOptions(map[string]*string{
+	return UnmarshalBlock(d, v.Name(), Options(StringOptions(map[string]*string{
 		"api_key": &v.APIKey, "api_secret": &v.APISecret, "token": &v.Token, "base_url": &v.BaseURL,
-	}), FlagOptions(map[string]*bool{InsecureHTTPOption: &v.InsecureHTTP})), InsecureHTTPOption)
+	}), FlagOptions(map[string]*bool{InsecureHTTPOption: &v.InsecureHTTP})), v.validate, InsecureHTTPOption)
 }
 
 // Name implements Vendor.
@@ -205,31 +222,16 @@ type videosdkResponse struct {
 func (v *VideoSDK) Check(ctx context.Context, req *Request) (Result, error) {
 	m := req.Media
 	if !videosdkImageMIME(m.MIME) {
-		return Result{}, v.err(KindUnsupported, 0, "videosdk takes images only, not "+Sanitize(m.MIME), nil)
+		return Result{}, v.imagesOnly(m.MIME)
 	}
 	tok, err := v.authToken()
 	if err != nil {
 		return Result{}, v.err(KindAuth, 0, "minting the token", err)
 	}
-	prefix := `{"img":"data:` + m.MIME + `;base64,`
-	const suffix = `"}`
-	n := len(prefix) + base64.StdEncoding.EncodedLen(len(m.Data)) + len(suffix)
-	body := make([]byte, n)
-	copy(body, prefix)
-	base64.StdEncoding.Encode(body[len(prefix):], m.Data)
-	copy(body[n-len(suffix):], suffix)
-
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, v.endpoint, bytes.NewReader(body))
+	body := base64Body(`{"img":"data:`+m.MIME+`;base64,`, m.Data, `"}`)
+	resp, raw, err := v.post(ctx, "", "application/json", tok, body)
 	if err != nil {
-		return Result{}, v.err(KindBadRequest, 0, "building request", err)
-	}
-	hr.Header.Set("Authorization", tok)
-	hr.Header.Set("Content-Type", "application/json")
-	hr.Header.Set("Accept", "application/json")
-
-	resp, raw, err := Do(v.client, hr)
-	if err != nil {
-		return Result{}, callError(v.Name(), "", err)
+		return Result{}, err
 	}
 	var out videosdkResponse
 	parsed := json.Unmarshal(raw, &out) == nil
@@ -247,7 +249,7 @@ func (v *VideoSDK) Check(ctx context.Context, req *Request) (Result, error) {
 		return Result{}, v.err(KindUnavailable, resp.StatusCode, "malformed response", nil)
 	}
 	acc := *out.Accuracy
-	if math.IsNaN(acc) || acc < 0 || acc > 1 {
+	if !unitScore(acc) {
 		return Result{}, v.err(KindUnavailable, resp.StatusCode, "accuracy outside [0,1]", nil)
 	}
 	passed := !*out.SpoofDetected
@@ -277,18 +279,6 @@ func videosdkNoFace(msg string) bool {
 	msg = strings.ToLower(msg)
 	return strings.Contains(msg, "no face") || strings.Contains(msg, "face not detected") ||
 		strings.Contains(msg, "face not found")
-}
-
-func (v *VideoSDK) err(kind Kind, status int, msg string, err error) *Error {
-	return &Error{Vendor: v.Name(), Kind: kind, Status: status, Msg: msg, Err: err}
-}
-
-// Cleanup closes the idle connections of a configuration being unloaded.
-func (v *VideoSDK) Cleanup() error {
-	if v.client != nil {
-		v.client.CloseIdleConnections()
-	}
-	return nil
 }
 
 // Interface guards

@@ -33,7 +33,8 @@ func Printable(s string) string {
 
 // What is redacted.
 var (
-	urlPattern = regexp.MustCompile(`(?i)https?://[^\s"'<>\\]*`)
+	// A link, with or without its scheme ("://host" is one too).
+	urlPattern = regexp.MustCompile(`(?i)[a-z0-9+.-]*://[^\s"'<>]*`)
 	// Three base64url parts separated by dots: a JWT's header starts with
 	// "eyJ" ({"), and its signature may be empty (alg none); without eyJ,
 	// every part must be long enough not to be a host name or a version.
@@ -58,6 +59,10 @@ func SecretKey(k string) bool {
 	}
 	return false
 }
+
+// Links replaces every link in s (any scheme, or none: "://host") with
+// repl.
+func Links(s, repl string) string { return urlPattern.ReplaceAllString(s, repl) }
 
 // Text replaces URLs, JWTs and base64 data URIs in s.
 func Text(s string) string {

@@ -2,10 +2,8 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -14,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/caddy-liveness/caddy-liveness/internal/redistest"
 )
 
 // result stands for the values the handler stores: a verdict.
@@ -26,38 +26,11 @@ type result struct {
 	Reference string  `json:"reference,omitempty"`
 }
 
-// redisAddr is the redis-server the tests use. make -f xcaddy.mk test
-// (through scripts/with-redis.sh) starts one and sets it; without it the
-// tests fail rather than skip, so that CI cannot pass without them.
-func redisAddr(t testing.TB) string {
-	t.Helper()
-	addr := os.Getenv("LIVENESS_REDIS_ADDR")
-	if addr == "" {
-		t.Fatal("LIVENESS_REDIS_ADDR is not set: run the tests with `make -f xcaddy.mk test` " +
-			"or `scripts/with-redis.sh go test ./...`, which start a redis-server")
-	}
-	return addr
-}
-
-// testPrefix is a key prefix of this test's own.
-func testPrefix(t testing.TB) string {
-	var b [6]byte
-	rand.Read(b[:])
-	return "test:" + strings.ReplaceAll(t.Name(), "/", ".") + ":" + hex.EncodeToString(b[:]) + ":"
-}
-
-// rawClient talks to the test server directly, to look at the keys.
-func rawClient(t testing.TB) *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: redisAddr(t)})
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // newTestRedis is a Redis backend on the test server under a fresh
 // prefix, whose keys go when the test ends.
 func newTestRedis(t *testing.T, ttl time.Duration) *redisBackend[result] {
 	// 2s: correctness here, not latency.
-	rs := newRedis(&redis.Options{Addr: redisAddr(t)}, testPrefix(t), ttl, 2*time.Second, func(r result) bool { return r.Class != "" })
+	rs := newRedis(&redis.Options{Addr: redistest.Addr(t)}, redistest.Prefix(t), ttl, 2*time.Second, func(r result) bool { return r.Class != "" })
 	t.Cleanup(func() {
 		rs.c.Del(context.Background(), keys(t, rs.c, rs.prefix)...)
 		rs.c.Close()
@@ -255,7 +228,7 @@ func TestRedisKeyLayout(t *testing.T) {
 		rs.prefix + "seen:" + hex.EncodeToString(sum[:]),
 	}
 	slices.Sort(want)
-	c := rawClient(t)
+	c := redistest.Client(t)
 	if got := keys(t, c, rs.prefix); !slices.Equal(got, want) {
 		t.Fatalf("keys %q, want %q", got, want)
 	}
