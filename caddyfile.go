@@ -62,7 +62,12 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        max_entries <n>                   # default 100000
 //	    }
 //	    cache redis {                         # shared by several instances, instead of the above
-//	        address  <host:port>              # or: url redis://[user[:password]@]host:port[/db] (rediss:// for TLS)
+//	        address  <host:port>              # one server; or: url redis://[user[:password]@]host:port[/db] (rediss:// for TLS)
+//	        cluster  <host:port>...           # or: the seed nodes of a Redis Cluster
+//	        sentinel <master-name> {          # or: a primary under Redis Sentinel
+//	            addresses <host:port>...      # the Sentinels
+//	            password  <secret>            # the Sentinels' own, if they need one
+//	        }
 //	        password <secret>                 # placeholders allowed
 //	        db       <n>                      # default 0; not with a database in url
 //	        prefix   <key prefix>             # default liveness:
@@ -275,17 +280,32 @@ func (h *Handler) unmarshalBreaker(d *caddyfile.Dispenser) error {
 }
 
 // unmarshalBlock reads one of the handler's blocks (breaker, cache) by
-// the rules of the vendors' blocks (vendors.ReadOptions): options of one
+// the rules of the vendors' blocks (vendors.ReadBlock): options of one
 // value, each at most once; what a setter refuses is reported at its line.
 func unmarshalBlock(d *caddyfile.Dispenser, name string, setters map[string]func(string) error) error {
-	_, err := vendors.ReadOptions(d, name, func(opt, val string) (bool, error) {
+	_, err := vendors.ReadBlock(d, name, singleValued(name, setters))
+	return err
+}
+
+// singleValued is a vendors.ReadBlock reader for options of one value
+// each; setters refuse a value with an error that completes "<name>:
+// <option> ...". (Not ArgErr, which would quote the value: it may be a
+// secret.)
+func singleValued(name string, setters map[string]func(string) error) func(opt string, d *caddyfile.Dispenser) (bool, error) {
+	return func(opt string, d *caddyfile.Dispenser) (bool, error) {
 		set, ok := setters[opt]
 		if !ok {
 			return false, nil
 		}
-		return true, set(val)
-	})
-	return err
+		var val string
+		if !d.AllArgs(&val) {
+			return true, d.Errf("%s: %s takes exactly one value", name, opt)
+		}
+		if err := set(val); err != nil {
+			return true, d.Errf("%s: %s %v", name, opt, err)
+		}
+		return true, nil
+	}
 }
 
 // unmarshalCache reads "cache [memory] { ... }" or "cache redis { ... }".
@@ -324,7 +344,7 @@ func (h *Handler) unmarshalCache(d *caddyfile.Dispenser) error {
 	str := func(p *string) func(string) error {
 		return func(v string) error { *p = v; return nil }
 	}
-	err := unmarshalBlock(d, "cache redis", map[string]func(string) error{
+	single := singleValued("cache redis", map[string]func(string) error{
 		"ttl":         ttl,
 		"max_entries": maxEntries,
 		"address":     str(&rc.Address),
@@ -340,6 +360,18 @@ func (h *Handler) unmarshalCache(d *caddyfile.Dispenser) error {
 			return nil
 		},
 	})
+	_, err := vendors.ReadBlock(d, "cache redis", func(opt string, d *caddyfile.Dispenser) (bool, error) {
+		switch opt {
+		case "cluster":
+			if rc.Cluster = d.RemainingArgs(); len(rc.Cluster) == 0 {
+				return true, d.Err("cache redis: cluster needs at least one seed address")
+			}
+			return true, nil
+		case "sentinel":
+			return true, unmarshalSentinel(d, rc)
+		}
+		return single(opt, d)
+	})
 	if err != nil {
 		return err
 	}
@@ -347,6 +379,32 @@ func (h *Handler) unmarshalCache(d *caddyfile.Dispenser) error {
 		return d.Err(err.Error())
 	}
 	return nil
+}
+
+// unmarshalSentinel reads "sentinel <master-name> { addresses ...; password ... }".
+func unmarshalSentinel(d *caddyfile.Dispenser, rc *RedisConfig) error {
+	s := new(SentinelConfig)
+	rc.Sentinel = s
+	if !d.NextArg() {
+		return d.Err("cache redis: sentinel needs the master name")
+	}
+	s.MasterName = d.Val()
+	if d.NextArg() {
+		return d.Err("cache redis: sentinel takes one master name, then a block")
+	}
+	single := singleValued("cache redis sentinel", map[string]func(string) error{
+		"password": func(v string) error { s.Password = v; return nil },
+	})
+	_, err := vendors.ReadBlock(d, "cache redis sentinel", func(opt string, d *caddyfile.Dispenser) (bool, error) {
+		if opt == "addresses" {
+			if s.Addresses = d.RemainingArgs(); len(s.Addresses) == 0 {
+				return true, d.Err("cache redis sentinel: addresses needs at least one host:port")
+			}
+			return true, nil
+		}
+		return single(opt, d)
+	})
+	return err
 }
 
 // Interface guard

@@ -240,6 +240,8 @@ func TestProvisionErrorsStartWithTheOption(t *testing.T) {
 	for _, tc := range []struct{ block, start string }{
 		{"sign_key {env.LV_TEST_EMPTY}", "sign_key "},
 		{"cache redis {\n url {env.LV_TEST_EMPTY}\n }", "cache redis url "},
+		{"cache redis {\n cluster a:1 {env.LV_TEST_EMPTY}\n }", "cache redis cluster address "},
+		{"cache redis {\n sentinel m {\n addresses s:1\n password {env.LV_TEST_EMPTY}\n }\n }", "cache redis sentinel password "},
 		{"max_size 1MiB\n max_buffered 2MiB", "max_buffered "},
 	} {
 		h, err := parse("liveness {\n vendor spoofsense {\n api_key k\n }\n " + tc.block + "\n}")

@@ -237,7 +237,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 	// The Redis options are resolved now: their values are part of the
 	// key (a changed password connects anew), hashed.
-	var redisOpts *redis.Options
+	var redisOpts *redis.UniversalOptions
 	if h.Cache.Backend == "redis" {
 		if redisOpts, err = h.Cache.Redis.options(); err != nil {
 			return err
@@ -245,7 +245,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	var resolved [32]byte
 	if redisOpts != nil {
-		resolved = sha256.Sum256([]byte(redisOpts.Addr + "\x00" + redisOpts.Username + "\x00" + redisOpts.Password + "\x00" + strconv.Itoa(redisOpts.DB)))
+		o := redisOpts
+		resolved = sha256.Sum256([]byte(strings.Join([]string{strings.Join(o.Addrs, ","), strconv.FormatBool(o.IsClusterMode), o.MasterName,
+			o.Username, o.Password, o.SentinelPassword, strconv.Itoa(o.DB)}, "\x00")))
 	}
 	// The key is taken before LoadModule, which clears VendorsRaw.
 	keySrc, err := json.Marshal([]any{h.VendorsRaw, h.Cache, resolved})

@@ -63,8 +63,14 @@ func redisHandler(t *testing.T, addr, prefix string, configure func(*Handler), v
 // default).
 func useRedis(t *testing.T, h *Handler, addr, prefix string, timeout, retryAfter time.Duration) {
 	t.Helper()
+	useRedisConfig(t, h, &RedisConfig{Address: addr}, prefix, timeout, retryAfter)
+}
+
+// useRedisConfig is useRedis on the deployment rc describes.
+func useRedisConfig(t *testing.T, h *Handler, rc *RedisConfig, prefix string, timeout, retryAfter time.Duration) {
+	t.Helper()
 	old := h.shared
-	opts, err := (&RedisConfig{Address: addr}).options()
+	opts, err := rc.options()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,25 +95,52 @@ func connect(t *testing.T, h *Handler) {
 }
 
 func cleanPrefix(t *testing.T, prefix string) {
-	c := redistest.Client(t)
+	cleanShape(t, redistest.Shapes(t)[0], prefix)
+}
+
+// cleanShape deletes the keys under prefix on shape's deployment when the
+// test ends, one DEL each (on a cluster they lie in many slots).
+func cleanShape(t *testing.T, shape redistest.Shape, prefix string) {
+	c := shape.Connect(t)
 	t.Cleanup(func() {
-		if ks := redistest.Keys(t, c, prefix); len(ks) > 0 {
-			c.Del(context.Background(), ks...)
+		for _, k := range redistest.Keys(t, c, prefix) {
+			c.Del(context.Background(), k)
 		}
 	})
 }
 
-// Two instances on one Redis: the second's upload of an image is a cache
+// shapeConfig is the cache redis configuration of a test deployment.
+func shapeConfig(shape redistest.Shape) *RedisConfig {
+	switch o := shape.Options; {
+	case o.IsClusterMode:
+		return &RedisConfig{Cluster: o.Addrs}
+	case o.MasterName != "":
+		return &RedisConfig{Sentinel: &SentinelConfig{MasterName: o.MasterName, Addresses: o.Addrs}}
+	}
+	return &RedisConfig{Address: shape.Options.Addrs[0]}
+}
+
+// Two instances on one Redis (each shape: one server, a cluster, a primary
+// under Sentinels): the second's upload of an image is a cache
 // hit without a vendor call, and a replay seen by one is a duplicate on
 // the other.
 func TestRedisSharedByInstances(t *testing.T) {
-	addr, prefix := redistest.Addr(t), redistest.Prefix(t)
-	cleanPrefix(t, prefix)
+	for _, shape := range redistest.Shapes(t) {
+		t.Run(shape.Name, func(t *testing.T) { testSharedByInstances(t, shape) })
+	}
+}
+
+func testSharedByInstances(t *testing.T, shape redistest.Shape) {
+	prefix := redistest.Prefix(t)
+	cleanShape(t, shape, prefix)
 	v := newFake("shared")
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	cfg := func(h *Handler) { h.OnDuplicate = "annotate" }
-	h1, _ := redisHandler(t, addr, prefix, cfg, v)
-	h2, _ := redisHandler(t, addr, prefix, cfg, v)
+	instance := func() *Handler {
+		h, _ := testHandler(t, func(h *Handler) { h.OnDuplicate = "annotate" }, v)
+		useRedisConfig(t, h, shapeConfig(shape), prefix, 2*time.Second, 0)
+		return h
+	}
+	h1, h2 := instance(), instance()
 	h1.now, h2.now = c.now, c.now
 	img := vendortest.SampleJPEG("live;score=0.91")
 	start := c.t
@@ -556,6 +589,36 @@ func TestRedisCaddyfile(t *testing.T) {
 	}
 	if h, err := parse("liveness {\n vendor spoofsense {\n api_key k\n }\n cache memory {\n ttl 1h\n }\n}"); err != nil || h.Cache.Backend != "memory" {
 		t.Fatal(err)
+	}
+	// A cluster by its seeds; a primary under Sentinels.
+	h, err = parse("liveness {\n vendor spoofsense {\n api_key k\n }\n cache redis {\n cluster 10.0.0.1:7000 {env.LV_SEED}\n password {env.LV_PW}\n }\n}")
+	if err != nil || !reflect.DeepEqual(h.Cache.Redis, &RedisConfig{Cluster: []string{"10.0.0.1:7000", "{env.LV_SEED}"}, Password: "{env.LV_PW}"}) {
+		t.Fatalf("cluster: %+v %v", h.Cache.Redis, err)
+	}
+	h, err = parse("liveness {\n vendor spoofsense {\n api_key k\n }\n cache redis {\n sentinel lvprimary {\n addresses s1:26379 s2:26379\n password {env.LV_SPW}\n }\n db 2\n }\n}")
+	if err != nil || !reflect.DeepEqual(h.Cache.Redis, &RedisConfig{DB: 2, Sentinel: &SentinelConfig{MasterName: "lvprimary", Addresses: []string{"s1:26379", "s2:26379"}, Password: "{env.LV_SPW}"}}) {
+		t.Fatalf("sentinel: %+v %v", h.Cache.Redis, err)
+	}
+	if js, _ := json.Marshal(h.Cache.Redis); string(js) != `{"sentinel":{"master_name":"lvprimary","addresses":["s1:26379","s2:26379"],"password":"{env.LV_SPW}"},"db":2}` {
+		t.Fatalf("sentinel JSON %s", js)
+	}
+	for name, block := range map[string]string{
+		"cluster without seeds":      "cache redis {\n cluster\n}",
+		"cluster and address":        "cache redis {\n cluster a:1 b:1\n address a:1\n}",
+		"cluster with db":            "cache redis {\n cluster a:1\n db 1\n}",
+		"sentinel without a name":    "cache redis {\n sentinel {\n addresses s:1\n }\n}",
+		"sentinel with two names":    "cache redis {\n sentinel a b {\n addresses s:1\n }\n}",
+		"sentinel without addresses": "cache redis {\n sentinel m {\n password p\n }\n}",
+		"sentinel empty addresses":   "cache redis {\n sentinel m {\n addresses\n }\n}",
+		"sentinel unknown option":    "cache redis {\n sentinel m {\n addresses s:1\n db 1\n }\n}",
+		"sentinel and url":           "cache redis {\n sentinel m {\n addresses s:1\n }\n url redis://a:1\n}",
+		"prefix with a hash tag":     "cache redis {\n address a:1\n prefix app{1}:\n}",
+	} {
+		if _, err := parse("liveness {\n vendor spoofsense {\n api_key k\n }\n " + block + "\n}"); err == nil {
+			t.Errorf("%s: accepted", name)
+		} else if !strings.Contains(err.Error(), "Testfile:") {
+			t.Errorf("%s: %v, without the file and line", name, err)
+		}
 	}
 	for name, block := range map[string]string{
 		"no address":        "cache redis {\n db 1\n}",

@@ -27,8 +27,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/caddy-liveness/caddy-liveness/internal/caddyproc"
 	"github.com/caddy-liveness/caddy-liveness/internal/redistest"
 	"github.com/caddy-liveness/caddy-liveness/vendors/vendortest"
@@ -101,8 +99,16 @@ func (in *instance) metric(t *testing.T, name, label string) float64 {
 	return total
 }
 
+// Each shape of Redis: one server (reached by URL, as a user of its own
+// with a password the configuration holds as a placeholder), a cluster and
+// a primary under Sentinels.
 func TestTwoInstances(t *testing.T) {
-	addr := redistest.Addr(t)
+	for _, shape := range redistest.Shapes(t) {
+		t.Run(shape.Name, func(t *testing.T) { twoInstances(t, shape) })
+	}
+}
+
+func twoInstances(t *testing.T, shape redistest.Shape) {
 	bin, err := filepath.Abs("../caddy")
 	if err != nil {
 		t.Fatal(err)
@@ -112,23 +118,35 @@ func TestTwoInstances(t *testing.T) {
 	}
 	ctx := context.Background()
 
-	// A Redis user of this test's own, with a password the configuration
-	// holds as a placeholder; keys under a prefix of this run's own.
+	// Keys under a prefix of this run's own.
 	var rb [6]byte
 	rand.Read(rb[:])
 	run := hex.EncodeToString(rb[:])
-	user, password, prefix := "mi-"+run, "pw-"+run, "mi:"+run+":"
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	defer rdb.Close()
-	if err := rdb.Do(ctx, "ACL", "SETUSER", user, "on", ">"+password, "~"+prefix+"*", "+@all").Err(); err != nil {
-		t.Fatal(err)
-	}
+	password, prefix := "pw-"+run, "mi:"+run+":"
+	rdb := shape.Connect(t)
 	defer func() {
-		if ks, _ := rdb.Keys(ctx, prefix+"*").Result(); len(ks) > 0 {
-			rdb.Del(ctx, ks...)
+		for _, k := range redistest.Keys(t, rdb, prefix) {
+			rdb.Del(ctx, k)
 		}
-		rdb.Do(ctx, "ACL", "DELUSER", user)
 	}()
+	env := []string{"LIVENESS_MI_KEY=" + apiKey}
+	var where string
+	switch shape.Name {
+	case "single":
+		// A Redis user of this test's own, with a password the
+		// configuration holds as a placeholder.
+		user := "mi-" + run
+		if err := rdb.Do(ctx, "ACL", "SETUSER", user, "on", ">"+password, "~"+prefix+"*", "+@all").Err(); err != nil {
+			t.Fatal(err)
+		}
+		defer rdb.Do(ctx, "ACL", "DELUSER", user)
+		where = "url redis://" + user + "@{env.LIVENESS_REDIS_ADDR}\n\t\t\t\tpassword {env.LIVENESS_MI_REDIS_PW}"
+		env = append(env, "LIVENESS_MI_REDIS_PW="+password)
+	case "cluster":
+		where = "cluster " + strings.Join(shape.Options.Addrs, " ")
+	case "sentinel":
+		where = "sentinel " + shape.Options.MasterName + " {\n\t\t\t\t\taddresses " + strings.Join(shape.Options.Addrs, " ") + "\n\t\t\t\t}"
+	}
 
 	emu := vendortest.NewSpoofSense(apiKey)
 	emuSrv := httptest.NewServer(emu)
@@ -155,8 +173,7 @@ http://LISTEN {
 			on_duplicate annotate
 			duplicate_window 1ms
 			cache redis {
-				url redis://%s@{env.LIVENESS_REDIS_ADDR}
-				password {env.LIVENESS_MI_REDIS_PW}
+				%s
 				prefix %s
 				ttl 1h
 			}
@@ -165,20 +182,21 @@ http://LISTEN {
 	}
 	respond /health "ok"
 }
-`, emuSrv.URL, user, prefix, strings.TrimPrefix(upSrv.URL, "http://"))
-	env := []string{"LIVENESS_MI_KEY=" + apiKey, "LIVENESS_MI_REDIS_PW=" + password}
+`, emuSrv.URL, where, prefix, strings.TrimPrefix(upSrv.URL, "http://"))
 	one := start(t, bin, "instance 1", caddyfile, env)
 	two := start(t, bin, "instance 2", caddyfile, env)
 
 	// The password stays a placeholder in the running configuration.
-	resp, err := http.Get("http://" + one.admin + "/config/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if bytes.Contains(cfg, []byte(password)) || !bytes.Contains(cfg, []byte("{env.LIVENESS_MI_REDIS_PW}")) {
-		t.Fatalf("/config/ does not keep the password a placeholder:\n%s", cfg)
+	if shape.Name == "single" {
+		resp, err := http.Get("http://" + one.admin + "/config/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if bytes.Contains(cfg, []byte(password)) || !bytes.Contains(cfg, []byte("{env.LIVENESS_MI_REDIS_PW}")) {
+			t.Fatalf("/config/ does not keep the password a placeholder:\n%s", cfg)
+		}
 	}
 
 	// 1. Instance 1 checks a new image: a vendor call.
@@ -194,9 +212,9 @@ http://LISTEN {
 	// The sighting is in Redis; wait until duplicate_window (1ms) has
 	// passed since it, so that the next upload is a replay.
 	sum := h.Get("X-Liveness-Image-Sha256")
-	f, err := rdb.HGet(ctx, prefix+"seen:"+sum, "f").Int64()
+	f, err := rdb.HGet(ctx, prefix+"seen:{"+sum+"}", "f").Int64()
 	if err != nil {
-		t.Fatalf("no sighting in Redis under %sseen:%s: %v", prefix, sum, err)
+		t.Fatalf("no sighting in Redis under %sseen:{%s}: %v", prefix, sum, err)
 	}
 	for time.Since(time.Unix(0, f)) <= 5*time.Millisecond {
 		time.Sleep(time.Millisecond)
@@ -243,10 +261,7 @@ http://LISTEN {
 	}
 
 	// What Redis holds: two results, two sightings, no lock, no image.
-	ks, err := rdb.Keys(ctx, prefix+"*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ks := redistest.Keys(t, rdb, prefix)
 	kinds := map[string]int{}
 	for _, k := range ks {
 		kinds[strings.SplitN(strings.TrimPrefix(k, prefix), ":", 2)[0]]++

@@ -106,11 +106,11 @@ func UnmarshalBlock(d *caddyfile.Dispenser, vendor string, set func(opt, val str
 	return d.WrapErr(err)
 }
 
-// ReadOptions reads the options of the block the dispenser is in, up to
-// its end, with UnmarshalBlock's rules (name says whose block it is in
-// errors), and returns where each option stood. The handler's own blocks
-// (cache, breaker) are read by it too.
-func ReadOptions(d *caddyfile.Dispenser, name string, set func(opt, val string) (known bool, err error), flags ...string) (map[string]caddyfile.Token, error) {
+// ReadBlock reads the options of the block the dispenser is in, up to its
+// end: each option may appear once, and read is called at it to take its
+// values from d (known false: no such option). name says whose block it
+// is in errors. It returns where each option stood.
+func ReadBlock(d *caddyfile.Dispenser, name string, read func(opt string, d *caddyfile.Dispenser) (known bool, err error)) (map[string]caddyfile.Token, error) {
 	at := map[string]caddyfile.Token{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
@@ -118,6 +118,24 @@ func ReadOptions(d *caddyfile.Dispenser, name string, set func(opt, val string) 
 			return nil, d.Errf("%s: duplicate option %q", name, opt)
 		}
 		at[opt] = d.Token()
+		known, err := read(opt, d)
+		if !known {
+			return nil, d.Errf("%s: unknown option %q", name, opt)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return at, nil
+}
+
+// ReadOptions reads a block whose options take one value each, or none
+// for the flags (given alone they are "true"; with a value it must be true
+// or false), by ReadBlock's rules, calling set with each. Values that set
+// refuses are reported at their line. The handler's own blocks (cache,
+// breaker) are read by it too.
+func ReadOptions(d *caddyfile.Dispenser, name string, set func(opt, val string) (known bool, err error), flags ...string) (map[string]caddyfile.Token, error) {
+	return ReadBlock(d, name, func(opt string, d *caddyfile.Dispenser) (bool, error) {
 		var val string
 		if slices.Contains(flags, opt) {
 			switch args := d.RemainingArgs(); {
@@ -126,22 +144,19 @@ func ReadOptions(d *caddyfile.Dispenser, name string, set func(opt, val string) 
 			case len(args) == 1 && (args[0] == "true" || args[0] == "false"):
 				val = args[0]
 			default:
-				return nil, d.WrapErr(badOption(name, opt, "is a flag: give it alone, or with true or false"))
+				return true, d.WrapErr(badOption(name, opt, "is a flag: give it alone, or with true or false"))
 			}
 		} else if !d.AllArgs(&val) {
 			// Not ArgErr, which quotes the last value read: it may be a
 			// piece of a secret.
-			return nil, d.WrapErr(badOption(name, opt, "takes exactly one value"))
+			return true, d.WrapErr(badOption(name, opt, "takes exactly one value"))
 		}
 		known, err := set(opt, val)
-		if !known {
-			return nil, d.Errf("%s: unknown option %q", name, opt)
+		if known && err != nil {
+			return true, d.WrapErr(badOption(name, opt, "%v", err))
 		}
-		if err != nil {
-			return nil, d.WrapErr(badOption(name, opt, "%v", err))
-		}
-	}
-	return at, nil
+		return known, nil
+	})
 }
 
 // StringOptions is an UnmarshalBlock setter for options that are plain

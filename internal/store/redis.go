@@ -9,21 +9,26 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// redisBackend keeps results, sightings and call locks in Redis:
+// redisBackend keeps results, sightings and call locks in Redis — one
+// server, a Redis Cluster or a primary under Sentinels:
 //
-//	<prefix>result:<hex sha256(profile)>:<hex sha256(image)>  result JSON, TTL the cache ttl
-//	<prefix>seen:<hex sha256(image)>                          hash {n: count, f: first seen, unix ns}, TTL from the first sighting
-//	<prefix>lock:<hex sha256(profile)>:<hex sha256(image)>    an instance's token while it calls the vendor, TTL its deadline
+//	<prefix>result:<hex sha256(profile)>:{<hex sha256(image)>}  result JSON, TTL the cache ttl
+//	<prefix>lock:<hex sha256(profile)>:{<hex sha256(image)>}    an instance's token while it calls the vendor, TTL its deadline
+//	<prefix>seen:{<hex sha256(image)>}                          hash {n: count, f: first seen, unix ns}, TTL from the first sighting
 //
-// Images are never stored, nor vendor profiles (which hold URLs) in the
-// clear.
+// The braces are a hash tag: every key of one image lives in one hash
+// slot, so each script (which touches the result and the lock of one
+// image) and each MGET runs on one node of a cluster. Images are never
+// stored, nor vendor profiles (which hold URLs) in the clear.
 type redisBackend[V any] struct {
-	c       *redis.Client
+	c       redis.UniversalClient
+	name    string // servers, master name, database and prefix
 	prefix  string
 	ttl     time.Duration
 	timeout time.Duration
@@ -33,24 +38,25 @@ type redisBackend[V any] struct {
 // newRedis returns the backend on a client with opts, whose timeouts it
 // sets: every operation is bounded by timeout and never retried (a failed
 // one falls back at once; the next request tries again).
-func newRedis[V any](opts *redis.Options, prefix string, ttl, timeout time.Duration, valid func(V) bool) *redisBackend[V] {
+func newRedis[V any](opts *redis.UniversalOptions, prefix string, ttl, timeout time.Duration, valid func(V) bool) *redisBackend[V] {
 	o := *opts
 	o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = timeout, timeout, timeout, timeout
 	o.ContextTimeoutEnabled = true
 	o.MaxRetries = -1
 	o.DialerRetries = 1 // one dial per attempt, within the operation's timeout
-	return &redisBackend[V]{c: redis.NewClient(&o), prefix: prefix, ttl: ttl, timeout: timeout, valid: valid}
+	name := strings.Join(o.Addrs, ",") + "/" + o.MasterName + "/" + strconv.Itoa(o.DB) + "/" + prefix
+	return &redisBackend[V]{c: redis.NewUniversalClient(&o), name: name, prefix: prefix, ttl: ttl, timeout: timeout, valid: valid}
 }
 
-// id names the keyspace: server, database and prefix.
-func (rs *redisBackend[V]) id() string {
-	o := rs.c.Options()
-	return o.Addr + "/" + strconv.Itoa(o.DB) + "/" + rs.prefix
-}
+// id names the keyspace: servers, master name, database and prefix.
+func (rs *redisBackend[V]) id() string { return rs.name }
+
+// tag is an image's hash tag.
+func tag(sum [32]byte) string { return "{" + hex.EncodeToString(sum[:]) + "}" }
 
 func (rs *redisBackend[V]) pair(profile string, sum [32]byte) string {
 	p := sha256.Sum256([]byte(profile))
-	return hex.EncodeToString(p[:]) + ":" + hex.EncodeToString(sum[:])
+	return hex.EncodeToString(p[:]) + ":" + tag(sum)
 }
 
 func (rs *redisBackend[V]) resultKey(profile string, sum [32]byte) string {
@@ -62,7 +68,7 @@ func (rs *redisBackend[V]) lockKey(profile string, sum [32]byte) string {
 }
 
 func (rs *redisBackend[V]) seenKey(sum [32]byte) string {
-	return rs.prefix + "seen:" + hex.EncodeToString(sum[:])
+	return rs.prefix + "seen:" + tag(sum)
 }
 
 // decode reads a stored result; a value that is not one is a miss.
@@ -137,35 +143,61 @@ func globEscape(s string) string {
 	return b.String()
 }
 
-// scan calls f with each batch of keys matching pattern.
+// scan calls f with each batch of keys matching pattern: on every
+// master of a cluster, or on the one server.
 func (rs *redisBackend[V]) scan(ctx context.Context, pattern string, f func([]string) error) error {
-	var cursor uint64
-	for {
-		keys, next, err := rs.c.Scan(ctx, cursor, pattern, 1000).Result()
-		if err != nil {
-			return err
-		}
-		if len(keys) > 0 {
-			if err := f(keys); err != nil {
+	one := func(ctx context.Context, c redis.Cmdable, f func([]string) error) error {
+		var cursor uint64
+		for {
+			keys, next, err := c.Scan(ctx, cursor, pattern, 1000).Result()
+			if err != nil {
 				return err
 			}
+			if len(keys) > 0 {
+				if err := f(keys); err != nil {
+					return err
+				}
+			}
+			if next == 0 {
+				return nil
+			}
+			cursor = next
 		}
-		if next == 0 {
-			return nil
-		}
-		cursor = next
 	}
+	cc, ok := rs.c.(*redis.ClusterClient)
+	if !ok {
+		return one(ctx, rs.c, f)
+	}
+	// ForEachMaster runs in parallel: f is called one batch at a time.
+	var mu sync.Mutex
+	return cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+		return one(ctx, m, func(keys []string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return f(keys)
+		})
+	})
 }
 
 func (rs *redisBackend[V]) purge(ctx context.Context, sum []byte) (int, error) {
 	pattern := globEscape(rs.prefix) + "result:*"
 	if sum != nil {
-		pattern += ":" + hex.EncodeToString(sum)
+		pattern += ":{" + hex.EncodeToString(sum) + "}"
 	}
 	n := 0
 	err := rs.scan(ctx, pattern, func(keys []string) error {
-		d, err := rs.c.Del(ctx, keys...).Result()
-		n += int(d)
+		// One DEL per key: the keys of a batch lie in many hash slots.
+		cmds, err := rs.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range keys {
+				p.Del(ctx, k)
+			}
+			return nil
+		})
+		for _, c := range cmds {
+			if d, ok := c.(*redis.IntCmd); ok {
+				n += int(d.Val())
+			}
+		}
 		return err
 	})
 	return n, err

@@ -52,7 +52,7 @@ type Config[V any] struct {
 	// Redis, when set, shares results, sightings and call locks between
 	// instances; the memory stands in while it fails. Its timeouts and
 	// retries are set by New.
-	Redis        *redis.Options
+	Redis        *redis.UniversalOptions
 	Prefix       string        // prepended to every Redis key
 	RedisTimeout time.Duration // per operation; default DefaultRedisTimeout
 	RetryAfter   time.Duration // how long Redis is left alone after a failure; default DefaultRetryAfter

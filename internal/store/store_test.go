@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/caddy-liveness/caddy-liveness/internal/redistest"
 )
 
@@ -26,26 +24,35 @@ type result struct {
 	Reference string  `json:"reference,omitempty"`
 }
 
-// newTestRedis is a Redis backend on the test server under a fresh
+// newTestRedis is a Redis backend on a test deployment under a fresh
 // prefix, whose keys go when the test ends.
-func newTestRedis(t *testing.T, ttl time.Duration) *redisBackend[result] {
+func newTestRedis(t *testing.T, shape redistest.Shape, ttl time.Duration) *redisBackend[result] {
 	// 2s: correctness here, not latency.
-	rs := newRedis(&redis.Options{Addr: redistest.Addr(t)}, redistest.Prefix(t), ttl, 2*time.Second, func(r result) bool { return r.Class != "" })
+	rs := newRedis(shape.Options, redistest.Prefix(t), ttl, 2*time.Second, func(r result) bool { return r.Class != "" })
 	t.Cleanup(func() {
-		rs.c.Del(context.Background(), keys(t, rs.c, rs.prefix)...)
+		clean(rs)
 		rs.c.Close()
 	})
 	return rs
 }
 
-func keys(t testing.TB, c *redis.Client, prefix string) []string {
-	t.Helper()
-	ks, err := c.Keys(context.Background(), globEscape(prefix)+"*").Result()
-	if err != nil {
-		t.Fatal(err)
+// clean deletes every key under rs's prefix (which may hold glob
+// characters), one DEL each: on a cluster they lie in many slots.
+func clean(rs *redisBackend[result]) {
+	ctx := context.Background()
+	rs.scan(ctx, globEscape(rs.prefix)+"*", func(keys []string) error {
+		for _, k := range keys {
+			rs.c.Del(ctx, k)
+		}
+		return nil
+	})
+}
+
+// eachShape runs f on each Redis deployment.
+func eachShape(t *testing.T, f func(t *testing.T, shape redistest.Shape)) {
+	for _, shape := range redistest.Shapes(t) {
+		t.Run(shape.Name, func(t *testing.T) { f(t, shape) })
 	}
-	slices.Sort(ks)
-	return ks
 }
 
 // storeSuite is the behaviour both backends share.
@@ -207,55 +214,74 @@ func TestStoreMemory(t *testing.T) {
 }
 
 func TestStoreRedis(t *testing.T) {
-	storeSuite(t, func(t *testing.T, ttl time.Duration) backend[result] {
-		return newTestRedis(t, ttl)
+	eachShape(t, func(t *testing.T, shape redistest.Shape) {
+		storeSuite(t, func(t *testing.T, ttl time.Duration) backend[result] {
+			return newTestRedis(t, shape, ttl)
+		})
 	})
 }
 
 // The key layout: hashes only, never a profile (with its URL) or image
-// bytes; every key has a TTL.
+// bytes; every key has a TTL; every key of one image has the image's hash
+// tag, so that it lies in the image's hash slot.
 func TestRedisKeyLayout(t *testing.T) {
-	rs := newTestRedis(t, time.Hour)
-	ctx := t.Context()
-	img := []byte("the image bytes")
-	sum := sha256.Sum256(img)
-	profile := "spoofsense https://api.example/v1 antispoofing"
-	rs.set(ctx, profile, sum, result{Class: "face", Score: 0.9, HasScore: true})
-	rs.sight(ctx, sum, time.Now())
-	ps := sha256.Sum256([]byte(profile))
-	want := []string{
-		rs.prefix + "result:" + hex.EncodeToString(ps[:]) + ":" + hex.EncodeToString(sum[:]),
-		rs.prefix + "seen:" + hex.EncodeToString(sum[:]),
-	}
-	slices.Sort(want)
-	c := redistest.Client(t)
-	if got := keys(t, c, rs.prefix); !slices.Equal(got, want) {
-		t.Fatalf("keys %q, want %q", got, want)
-	}
-	for _, k := range want {
-		if ttl := c.PTTL(ctx, k).Val(); ttl <= 0 || ttl > time.Hour {
-			t.Fatalf("%s has TTL %v", k, ttl)
+	eachShape(t, func(t *testing.T, shape redistest.Shape) {
+		rs := newTestRedis(t, shape, time.Hour)
+		ctx := t.Context()
+		img := []byte("the image bytes")
+		sum := sha256.Sum256(img)
+		profile := "spoofsense https://api.example/v1 antispoofing"
+		// An instance takes the call lock, stores the result; the image
+		// was sighted.
+		if _, _, taken, err := rs.lock(ctx, profile, sum, "token", time.Minute); err != nil || !taken {
+			t.Fatalf("lock: taken %v, %v", taken, err)
 		}
-		dump := c.Dump(ctx, k).Val()
-		if strings.Contains(dump, string(img)) || strings.Contains(dump, "api.example") {
-			t.Fatalf("%s holds the image or the profile", k)
+		rs.set(ctx, profile, sum, result{Class: "face", Score: 0.9, HasScore: true})
+		rs.sight(ctx, sum, time.Now())
+		ps := sha256.Sum256([]byte(profile))
+		hexSum := hex.EncodeToString(sum[:])
+		want := []string{
+			rs.prefix + "lock:" + hex.EncodeToString(ps[:]) + ":{" + hexSum + "}",
+			rs.prefix + "result:" + hex.EncodeToString(ps[:]) + ":{" + hexSum + "}",
+			rs.prefix + "seen:{" + hexSum + "}",
 		}
-	}
-	if v := c.Get(ctx, want[0]).Val(); !strings.Contains(v, `"class":"face"`) {
-		t.Fatalf("result value %q", v)
-	}
+		slices.Sort(want)
+		c := shape.Connect(t)
+		if got := redistest.Keys(t, c, rs.prefix); !slices.Equal(got, want) {
+			t.Fatalf("keys %q, want %q", got, want)
+		}
+		slot := c.ClusterKeySlot(ctx, hexSum).Val()
+		for _, k := range want {
+			if ttl := c.PTTL(ctx, k).Val(); ttl <= 0 || ttl > time.Hour {
+				t.Fatalf("%s has TTL %v", k, ttl)
+			}
+			dump := c.Dump(ctx, k).Val()
+			if strings.Contains(dump, string(img)) || strings.Contains(dump, "api.example") {
+				t.Fatalf("%s holds the image or the profile", k)
+			}
+			if shape.Name == "cluster" {
+				if s := c.ClusterKeySlot(ctx, k).Val(); s != slot {
+					t.Fatalf("%s is in slot %d, the image's is %d", k, s, slot)
+				}
+			}
+		}
+		if v := c.Get(ctx, want[1]).Val(); !strings.Contains(v, `"class":"face"`) {
+			t.Fatalf("result value %q", v)
+		}
+	})
 }
 
 func TestRedisPrefixIsEscapedForScans(t *testing.T) {
-	rs := newTestRedis(t, time.Hour)
+	shape := redistest.Shapes(t)[0]
+	rs := newTestRedis(t, shape, time.Hour)
 	ctx := t.Context()
 	rs.prefix += "*?[x]\\"
-	other := newTestRedis(t, time.Hour)
+	other := newTestRedis(t, shape, time.Hour)
 	other.prefix = strings.TrimSuffix(rs.prefix, "*?[x]\\") + "zz?[x]\\"
 	sum := sha256.Sum256([]byte("x"))
 	rs.set(ctx, "p", sum, result{Class: "face"})
 	other.set(ctx, "p", sum, result{Class: "face"})
-	t.Cleanup(func() { rs.c.Del(context.Background(), keys(t, rs.c, rs.prefix)...) })
+	t.Cleanup(func() { clean(rs) })
 	if n, _ := rs.len(ctx); n != 1 {
 		t.Fatalf("len %d, want 1: the glob characters of the prefix matched other keys", n)
 	}
@@ -351,4 +377,52 @@ func TestCloseStopsJanitors(t *testing.T) {
 			t.Fatal("a janitor still runs after Close")
 		}
 	}
+}
+
+// Two instances on one deployment missing the same image at once: one
+// takes the call lock, the other waits for its result instead of calling
+// too. On a cluster this needs the result and the lock in one slot (the
+// lock script touches both).
+func TestClaimSharesTheCall(t *testing.T) {
+	eachShape(t, func(t *testing.T, shape redistest.Shape) {
+		prefix := redistest.Prefix(t)
+		open := func() *Store[result] {
+			s := New(Config[result]{TTL: time.Hour, MaxEntries: 10, Redis: shape.Options, Prefix: prefix,
+				RedisTimeout: 2 * time.Second, Valid: func(r result) bool { return r.Class != "" }})
+			t.Cleanup(func() { clean(s.remote); s.Close() })
+			return s
+		}
+		a, b := open(), open()
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		sum := sha256.Sum256([]byte("one image"))
+		_, found, release, err := a.Claim(ctx, "p", sum)
+		if found || err != nil || a.Degraded() {
+			t.Fatalf("first claim: found %v, err %v, degraded %v", found, err, a.Degraded())
+		}
+		waiting := make(chan struct{})
+		b.OnWait = func() { close(waiting) }
+		got := make(chan result, 1)
+		go func() {
+			r, found, _, err := b.Claim(ctx, "p", sum)
+			if !found || err != nil {
+				t.Errorf("second claim: found %v, err %v, degraded %v", found, err, b.Degraded())
+			}
+			got <- r
+		}()
+		select {
+		case <-waiting:
+		case <-ctx.Done():
+			t.Fatal("the second instance did not wait for the first one's call")
+		}
+		want := result{Class: "face", Score: 0.8, HasScore: true}
+		a.Set(ctx, "p", sum, want)
+		release()
+		if r := <-got; !reflect.DeepEqual(r, want) {
+			t.Fatalf("the waiter got %+v, want %+v", r, want)
+		}
+		if a.Degraded() || b.Degraded() {
+			t.Fatal("Redis failed on the way")
+		}
+	})
 }
