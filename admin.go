@@ -1,14 +1,18 @@
 package caddyliveness
 
 import (
+	"cmp"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 )
@@ -22,7 +26,7 @@ var handlerSet sync.Map // *Handler → struct{}
 
 // adminAPI serves the liveness endpoints of Caddy's admin API:
 //
-//	GET  /liveness/stats        cache backend, entries and hit rate, per-vendor breaker state and error counts
+//	GET  /liveness/stats        cache backend, entries and hit rate, per-vendor breaker state and error counts, and each handler's own by name
 //	POST /liveness/cache/purge  empty body: every verdict; {"image_sha256": "<hex>"}: that image's
 type adminAPI struct{}
 
@@ -42,9 +46,29 @@ func (a adminAPI) Routes() []caddy.AdminRoute {
 	}
 }
 
-// Stats is the answer of GET /liveness/stats.
+// Stats is the answer of GET /liveness/stats: the totals of the running
+// configuration, and each handler's own.
 type Stats struct {
 	Cache   CacheStats    `json:"cache"`
+	Vendors []VendorStats `json:"vendors"` // every handler's, by handler name
+	// By name; handlers that share a name are listed each.
+	Handlers []HandlerStats `json:"handlers"`
+}
+
+// HandlerStats is one handler's part of the stats, counted since its
+// configuration loaded.
+type HandlerStats struct {
+	Name string `json:"name"`
+	Mode string `json:"mode"`
+	// Decisions by verdict: live, spoof, no_face, inconclusive, error,
+	// missing (no image).
+	Decisions map[string]int64 `json:"decisions"`
+	// Its verdict store's backend (memory or redis), and its own cache
+	// lookups of it.
+	Backend string        `json:"backend"`
+	Hits    int64         `json:"hits"`
+	Misses  int64         `json:"misses"`
+	HitRate float64       `json:"hit_rate"`
 	Vendors []VendorStats `json:"vendors"`
 }
 
@@ -63,25 +87,60 @@ type CacheStats struct {
 
 // VendorStats describes one vendor client of one handler.
 type VendorStats struct {
+	Handler string           `json:"handler"` // the handler's name
 	Vendor  string           `json:"vendor"`
 	Breaker string           `json:"breaker"` // closed, half-open or open
 	Errors  map[string]int64 `json:"errors"`  // failed calls by kind since the configuration loaded
 }
 
+// handlers returns the provisioned handlers by name.
 func handlers() []*Handler {
 	var hs []*Handler
 	handlerSet.Range(func(k, _ any) bool {
 		hs = append(hs, k.(*Handler))
 		return true
 	})
+	slices.SortStableFunc(hs, func(a, b *Handler) int { return cmp.Compare(a.Name, b.Name) })
 	return hs
+}
+
+// handlerCounts is what one handler counts for the admin API, since its
+// configuration loaded.
+type handlerCounts struct {
+	hits, misses atomic.Int64 // cache lookups
+	mu           sync.Mutex
+	decisions    map[string]int64 // by verdict
+}
+
+func (c *handlerCounts) decided(verdict string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.decisions == nil {
+		c.decisions = map[string]int64{}
+	}
+	c.decisions[verdict]++
+}
+
+func (c *handlerCounts) decisionCounts() map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int64, len(c.decisions))
+	maps.Copy(out, c.decisions)
+	return out
+}
+
+func hitRate(hits, misses int64) float64 {
+	if n := hits + misses; n > 0 {
+		return float64(hits) / float64(n)
+	}
+	return 0
 }
 
 func (adminAPI) stats(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet {
 		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: errors.New("method not allowed")}
 	}
-	st := Stats{Vendors: []VendorStats{}}
+	st := Stats{Vendors: []VendorStats{}, Handlers: []HandlerStats{}}
 	seen := map[*shared]bool{}
 	counted := map[string]bool{} // Redis keyspaces already counted
 	for _, h := range handlers() {
@@ -103,13 +162,17 @@ func (adminAPI) stats(w http.ResponseWriter, r *http.Request) error {
 			st.Cache.Hits += h.shared.hits.Load()
 			st.Cache.Misses += h.shared.misses.Load()
 		}
+		hs := HandlerStats{Name: h.Name, Mode: h.Mode, Decisions: h.counts.decisionCounts(), Backend: h.shared.store.Backend(),
+			Hits: h.counts.hits.Load(), Misses: h.counts.misses.Load(), Vendors: []VendorStats{}}
+		hs.HitRate = hitRate(hs.Hits, hs.Misses)
 		for _, g := range h.guards {
-			st.Vendors = append(st.Vendors, VendorStats{Vendor: g.vendor.Name(), Breaker: g.breaker.State().String(), Errors: g.errorCounts()})
+			vs := VendorStats{Handler: h.Name, Vendor: g.vendor.Name(), Breaker: g.breaker.State().String(), Errors: g.errorCounts()}
+			st.Vendors = append(st.Vendors, vs)
+			hs.Vendors = append(hs.Vendors, vs)
 		}
+		st.Handlers = append(st.Handlers, hs)
 	}
-	if n := st.Cache.Hits + st.Cache.Misses; n > 0 {
-		st.Cache.HitRate = float64(st.Cache.Hits) / float64(n)
-	}
+	st.Cache.HitRate = hitRate(st.Cache.Hits, st.Cache.Misses)
 	w.Header().Set("Content-Type", "application/json")
 	return json.NewEncoder(w).Encode(st)
 }

@@ -1,6 +1,9 @@
 package caddyliveness
 
 import (
+	"maps"
+	"slices"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/singleflight"
@@ -17,17 +20,56 @@ type shared struct {
 	calls  singleflight.Group // keyed by callKey
 	hits   atomic.Int64       // cache lookups, for the admin API
 	misses atomic.Int64
+
+	usersMu sync.Mutex
+	users   map[string]int // the names of the handlers using it, and how many of each
 }
 
 // newShared returns a shared state on the store that c describes. A
-// value read back from Redis without a class is no result.
+// value read back from Redis without a class is no result. A failed
+// Redis operation is the store's, which the handlers with the same
+// vendors and cache configuration share: it is counted under the first
+// by name of the handlers using the store (see label).
 func newShared(c store.Config[vendors.Result]) *shared {
+	s := new(shared)
 	c.Valid = func(r vendors.Result) bool { return r.Class != "" }
 	c.OnRedisError = func(op string) {
 		registerMetrics(nil)
-		metrics.redisErrors.WithLabelValues(op).Inc()
+		metrics.redisErrors.WithLabelValues(s.label(), op).Inc()
 	}
-	return &shared{store: store.New(c)}
+	s.store = store.New(c)
+	return s
+}
+
+// addUser records that the handler named name uses the state;
+// removeUser, that one no longer does.
+func (s *shared) addUser(name string) {
+	s.usersMu.Lock()
+	defer s.usersMu.Unlock()
+	if s.users == nil {
+		s.users = map[string]int{}
+	}
+	s.users[name]++
+}
+
+func (s *shared) removeUser(name string) {
+	s.usersMu.Lock()
+	defer s.usersMu.Unlock()
+	if s.users[name]--; s.users[name] <= 0 {
+		delete(s.users, name)
+	}
+}
+
+// label is the handler label of the store's own metrics: the first by
+// name of the handlers using it (one name while a configuration runs,
+// whatever order its handlers were provisioned in), "" before any.
+func (s *shared) label() string {
+	s.usersMu.Lock()
+	defer s.usersMu.Unlock()
+	if len(s.users) == 0 {
+		return ""
+	}
+	return slices.Min(slices.Collect(maps.Keys(s.users)))
 }
 
 // Destruct implements caddy.Destructor: the usage pool calls it when the

@@ -9,28 +9,54 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
 
 	"github.com/caddy-liveness/caddy-liveness/vendors"
 )
 
 func init() {
-	httpcaddyfile.RegisterHandlerDirective("liveness", parseCaddyfile)
+	httpcaddyfile.RegisterDirective("liveness", parseDirective)
 	// After forward_auth: an unauthenticated request never costs a vendor call.
 	httpcaddyfile.RegisterDirectiveOrder("liveness", httpcaddyfile.After, "forward_auth")
 }
 
-func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+// parseDirective is what httpcaddyfile.RegisterHandlerDirective does,
+// keeping the directive's matcher for the default name.
+func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
+	if !h.Next() {
+		return nil, h.ArgErr()
+	}
+	matcherSet, err := h.ExtractMatcherSet()
+	if err != nil {
+		return nil, err
+	}
+	lh, err := parseCaddyfile(h, matcherSet)
+	if err != nil {
+		return nil, err
+	}
+	return h.NewRoute(matcherSet, lh), nil
+}
+
+// parseCaddyfile reads the directive's block; a handler without a name
+// gets the default of its place (caddyfileName).
+func parseCaddyfile(h httpcaddyfile.Helper, matcherSet caddy.ModuleMap) (*Handler, error) {
 	var lh Handler
-	err := lh.UnmarshalCaddyfile(h.Dispenser)
-	return &lh, err
+	if err := lh.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	if lh.Name != "" {
+		caddyfileNames(h)[lh.Name] = true
+	} else {
+		lh.Name = caddyfileName(h, matcherSet)
+	}
+	return &lh, nil
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Unknown or
 // repeated options are errors. Syntax:
 //
 //	liveness [<matcher>] {
+//	    name        <name>                    # 1-64 of A-Za-z0-9_.:/-; default <site address><matcher path>, then -2, -3...
 //	    vendor spoofsense {
 //	        api_key  <key>                    # placeholders allowed: {env.X}, {file.path}
 //	        model    antispoofing|robust      # default antispoofing
@@ -73,6 +99,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        prefix   <key prefix>             # default liveness:
 //	        ttl      <duration>               # default 24h
 //	        max_entries <n>                   # this instance's memory while Redis fails; default 100000
+//	        replicas <n>                      # replicas a verdict must reach (WAIT) to count as stored; default 0
 //	    }
 //	    header_prefix <prefix>                # default X-Liveness-
 //	    retries     <n>                       # further attempts on network errors, 5xx, 429; default 2
@@ -225,6 +252,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.Timeout = caddy.Duration(dur)
 		case "header_prefix":
 			h.HeaderPrefix = val
+		case "name":
+			h.Name, err = val, checkName(val)
 		case "retries":
 			n, perr := strconv.Atoi(val)
 			if perr != nil || n < 0 {
@@ -351,14 +380,8 @@ func (h *Handler) unmarshalCache(d *caddyfile.Dispenser) error {
 		"url":         str(&rc.URL),
 		"password":    str(&rc.Password),
 		"prefix":      str(&rc.Prefix),
-		"db": func(v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return fmt.Errorf("must be a whole number, 0 or more, got %q", v)
-			}
-			rc.DB = n
-			return nil
-		},
+		"db":          wholeNumber(&rc.DB),
+		"replicas":    wholeNumber(&rc.Replicas),
 	})
 	_, err := vendors.ReadBlock(d, "cache redis", func(opt string, d *caddyfile.Dispenser) (bool, error) {
 		switch opt {
@@ -379,6 +402,18 @@ func (h *Handler) unmarshalCache(d *caddyfile.Dispenser) error {
 		return d.Err(err.Error())
 	}
 	return nil
+}
+
+// wholeNumber sets *p from a value that must be 0 or more.
+func wholeNumber(p *int) func(string) error {
+	return func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("must be a whole number, 0 or more, got %q", v)
+		}
+		*p = n
+		return nil
+	}
 }
 
 // unmarshalSentinel reads "sentinel <master-name> { addresses ...; password ... }".

@@ -69,6 +69,29 @@ var usagePool = caddy.NewUsagePool()
 
 // Handler checks the faces in matched requests with a liveness vendor.
 type Handler struct {
+	// The handler's name: the "handler" field of its decision log lines,
+	// the "handler" label of every caddy_liveness_* metric, its entry in
+	// the admin API's /liveness/stats and in `caddy liveness check`'s
+	// list. 1 to 64 characters of A-Z a-z 0-9 _ . : / - (it becomes a
+	// metric label value, so keep it stable and let it not come from
+	// requests). Two handlers may share a name; their counts then add up.
+	//
+	// Unset, it is derived from the handler's place in the config. The
+	// Caddyfile adapter takes the site's first address without its scheme
+	// (host, :port or host:port) followed by the path of the directive's
+	// own matcher (an inline path such as /upload, or a named matcher with
+	// a path), else of the site address: "upload.example.com/upload",
+	// ":8080/upload". Other characters become "_" and a trailing "*" of
+	// the path is dropped. The matcher of an enclosing route or handle
+	// block is not visible to the directive: a second handler of the same
+	// site then gets "-2", a third "-3", ..., in the order of the
+	// Caddyfile, as does any repeat of a name already given in it. A
+	// handler configured in JSON without a name gets "liveness-" and the
+	// first 8 hex digits of the SHA-256 of its configuration (its fields
+	// re-encoded as JSON): the same on every load while the configuration
+	// is unchanged, another when it changes.
+	Name string `json:"name,omitempty"`
+
 	// The vendors to ask, in order: the first is primary, the next is
 	// used only when the one before fails with a vendor error (never
 	// because it answered spoof). Each is a module in the namespace
@@ -188,6 +211,7 @@ type Handler struct {
 	shared    *shared
 	poolKey   string
 	logger    *zap.Logger
+	counts    *handlerCounts // this handler's own, for the admin API
 }
 
 // CacheConfig sets up the verdict cache and the duplicate registry.
@@ -218,6 +242,13 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision sets defaults, loads the vendors and takes the shared state.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	if h.Name == "" {
+		name, err := h.configName()
+		if err != nil {
+			return err
+		}
+		h.Name = name
+	}
 	h.setDefaults()
 	if err := h.validate(); err != nil {
 		return err
@@ -267,7 +298,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("module %T is not a liveness vendor", m)
 		}
 		h.vendors = append(h.vendors, v)
-		h.guards = append(h.guards, newGuard(v, h.MaxConcurrent, *h.Retries, *h.Breaker))
+		h.guards = append(h.guards, newGuard(h.Name, v, h.MaxConcurrent, *h.Retries, *h.Breaker))
 	}
 	if len(h.vendors) == 0 {
 		return fmt.Errorf("at least one vendor is required")
@@ -280,13 +311,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 	cfg := store.Config[vendors.Result]{TTL: time.Duration(h.Cache.TTL), MaxEntries: h.Cache.MaxEntries, Redis: redisOpts}
 	if redisOpts != nil {
-		cfg.Prefix = h.Cache.Redis.Prefix
+		cfg.Prefix, cfg.Replicas = h.Cache.Redis.Prefix, h.Cache.Redis.Replicas
 	}
 	st, _, err := usagePool.LoadOrNew(key, func() (caddy.Destructor, error) { return newShared(cfg), nil })
 	if err != nil {
 		return err
 	}
 	h.shared, h.poolKey = st.(*shared), key
+	h.shared.addUser(h.Name)
 	bkey := "liveness-budget:" + strconv.FormatInt(h.MaxBuffered, 10)
 	b, _, err := usagePool.LoadOrNew(bkey, func() (caddy.Destructor, error) { return body.NewBudget(h.MaxBuffered), nil })
 	if err != nil {
@@ -301,6 +333,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // setDefaults fills in every option left unset.
 func (h *Handler) setDefaults() {
 	h.now = time.Now
+	h.counts = new(handlerCounts)
 	h.bodyGrace = bodyGrace
 	if h.Mode == "" {
 		h.Mode = "enforce"
@@ -379,6 +412,11 @@ func (h *Handler) setDefaults() {
 
 // validate checks the configuration; Provision calls it after defaults.
 func (h *Handler) validate() error {
+	if h.Name != "" { // unset, Provision has given it its default
+		if err := checkName(h.Name); err != nil {
+			return fmt.Errorf("name %w", err)
+		}
+	}
 	if err := oneOf("mode", h.Mode, modes...); err != nil {
 		return err
 	}
@@ -474,6 +512,9 @@ func checkSource(s Source) error {
 // Cleanup releases the shared state; the last user destroys it.
 func (h *Handler) Cleanup() error {
 	handlerSet.Delete(h)
+	if h.shared != nil {
+		h.shared.removeUser(h.Name)
+	}
 	if h.budgetKey != "" {
 		if _, err := usagePool.Delete(h.budgetKey); err != nil {
 			return err

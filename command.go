@@ -39,7 +39,7 @@ const ()
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "liveness",
-		Usage: "check --config <path> [--adapter <name>] [--site <address>] [--route <n>] [--json] <file>...",
+		Usage: "check --config <path> [--adapter <name>] [--site <address>] [--handler <name>] [--route <n>] [--json] <file>...",
 		Short: "Tools for the liveness handler (check files against a config's vendors)",
 		Long: `
 Tools for the http.handlers.liveness module.
@@ -57,7 +57,7 @@ about image or video files, without running a server. See
 // newLivenessCheckCommand builds `caddy liveness check`.
 func newLivenessCheckCommand() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "check --config <path> [--adapter <name>] [--site <address>] [--route <n>] [--json] <image-or-video>...",
+		Use:   "check --config <path> [--adapter <name>] [--site <address>] [--handler <name>] [--route <n>] [--json] <image-or-video>...",
 		Short: "Asks a liveness handler's vendors about image or video files",
 		Long: `
 Loads the config (a Caddyfile by default; a .json file as JSON, or any
@@ -67,6 +67,8 @@ would ({env.*} and {file.*} placeholders resolved) and runs each file
 through it: type sniffing, size and pixel limits, cache, vendors in order,
 threshold. No server is started.
 
+Each handler is listed with its name (its name option, or the default of
+its place in the config). --handler <name> keeps the handlers of that name.
 --site <address> keeps the handlers of routes whose host matcher names the
 address's host, or of servers listening on its port (e.g. example.com,
 localhost:8080, :8080). When several handlers remain, the first is used and
@@ -85,12 +87,14 @@ inconclusive (and none failed), 2 on any error: usage, config, an unreadable
 or oversized file, or a vendor error.
 `,
 		Example: `  $ caddy liveness check --config Caddyfile selfie.jpg
-  $ caddy liveness check --config Caddyfile --site example.com --json a.jpg b.mp4`,
+  $ caddy liveness check --config Caddyfile --site example.com --json a.jpg b.mp4
+  $ caddy liveness check --config Caddyfile --handler example.com/upload selfie.jpg`,
 	}
 	f := c.Flags()
 	f.StringP("config", "c", "", "Configuration file (required)")
 	f.StringP("adapter", "a", "", "Config adapter (default caddyfile; none for a .json file)")
 	f.String("site", "", "Use the liveness handlers serving this site address")
+	f.String("handler", "", "Use the liveness handlers of this name")
 	f.Int("route", -1, "Use the n-th (from 0) of the liveness handlers found")
 	f.Bool("json", false, "Print one JSON object per file")
 
@@ -121,7 +125,7 @@ or oversized file, or a vendor error.
 // adapter warnings to stderr.
 func cmdLivenessCheck(ctx context.Context, fl caddycmd.Flags, stdout, stderr io.Writer) (int, error) {
 	configFile, adapter := fl.String("config"), fl.String("adapter")
-	site, route, asJSON := fl.String("site"), fl.Int("route"), fl.Bool("json")
+	site, byName, route, asJSON := fl.String("site"), fl.String("handler"), fl.Int("route"), fl.Bool("json")
 	files := fl.Args()
 	switch {
 	case configFile == "":
@@ -142,6 +146,15 @@ func cmdLivenessCheck(ctx context.Context, fl caddycmd.Flags, stdout, stderr io.
 	}
 	if len(found) == 0 {
 		return cliExitError, fmt.Errorf("%s: no liveness handler in the HTTP servers' routes", configFile)
+	}
+	if byName != "" {
+		all := found
+		found = slices.DeleteFunc(slices.Clone(found), func(f cliHandler) bool { return f.name != byName })
+		if len(found) == 0 {
+			var b strings.Builder
+			cliListHandlers(&b, all, -1)
+			return cliExitError, fmt.Errorf("%s: no liveness handler is named %q; the handlers are:\n%s", configFile, byName, b.String())
+		}
 	}
 	if site != "" {
 		if found, err = cliFilterSite(found, site); err != nil {
@@ -165,7 +178,7 @@ func cmdLivenessCheck(ctx context.Context, fl caddycmd.Flags, stdout, stderr io.
 		note = stderr // stdout holds only the per-file objects
 	}
 	if len(found) > 1 && route < 0 {
-		fmt.Fprintf(note, "%d liveness handlers found, using #0 (pick another with --route <n>):\n", len(found))
+		fmt.Fprintf(note, "%d liveness handlers found, using #0 (pick another with --handler <name> or --route <n>):\n", len(found))
 		cliListHandlers(note, found, idx)
 	} else {
 		fmt.Fprintf(note, "using liveness handler %s\n", found[idx].describe())
@@ -176,13 +189,14 @@ func cmdLivenessCheck(ctx context.Context, fl caddycmd.Flags, stdout, stderr io.
 
 	h, done, err := cliProvision(ctx, found[idx].raw)
 	if err != nil {
-		return cliExitError, fmt.Errorf("provisioning the liveness handler %s: %w", found[idx].pointer, err)
+		return cliExitError, fmt.Errorf("provisioning the liveness handler %s at %s: %w", found[idx].name, found[idx].pointer, err)
 	}
 	defer done()
 
 	status, notLive, failed := cliExitLive, 0, 0
 	for _, name := range files {
 		r := cliCheckOne(ctx, h, name)
+		r.Handler = h.Name
 		if asJSON {
 			err = r.writeJSON(stdout)
 		} else {
@@ -246,6 +260,7 @@ func cliLoadConfig(configFile, adapter string, stderr io.Writer) ([]byte, error)
 
 // cliHandler is a liveness handler found in a config.
 type cliHandler struct {
+	name    string // its name, or its default; "" if it cannot be read
 	server  string
 	listen  []string
 	hosts   [][]string // host matchers of the enclosing routes that have one, outermost first
@@ -262,7 +277,11 @@ func (c cliHandler) describe() string {
 	if len(hosts) > 0 {
 		h = strings.Join(hosts, " > ")
 	}
-	return fmt.Sprintf("at %s (server %s, listen %s, hosts %s)", c.pointer, c.server, strings.Join(c.listen, ","), h)
+	name := c.name
+	if name == "" {
+		name = "(unreadable)"
+	}
+	return fmt.Sprintf("%s at %s (server %s, listen %s, hosts %s)", name, c.pointer, c.server, strings.Join(c.listen, ","), h)
 }
 
 func cliListHandlers(w io.Writer, found []cliHandler, chosen int) {
@@ -304,7 +323,7 @@ func cliFindHandlers(cfgJSON []byte) ([]cliHandler, error) {
 		}
 		ptr := "/apps/http/servers/" + cliPointerEscape.Replace(name) + "/routes"
 		cliWalkRoutes(srv.Routes, ptr, nil, func(ptr string, hosts [][]string, raw json.RawMessage) {
-			found = append(found, cliHandler{server: name, listen: srv.Listen, hosts: hosts, pointer: ptr, raw: raw})
+			found = append(found, cliHandler{name: cliHandlerName(raw), server: name, listen: srv.Listen, hosts: hosts, pointer: ptr, raw: raw})
 		})
 	}
 	return found, nil
@@ -476,20 +495,48 @@ func cliListensOn(listen []string, port uint) bool {
 	return false
 }
 
-// cliProvision provisions a handler from its JSON inside a Caddy context,
-// as the server would; done cleans the handler and its vendors up.
-func cliProvision(ctx context.Context, raw json.RawMessage) (*Handler, func(), error) {
+// cliDecode decodes a handler from its JSON as Caddy does: without the
+// module's inline key, unknown fields refused.
+func cliDecode(raw json.RawMessage) (*Handler, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	delete(fields, "handler") // the module's inline key, not a field
 	stripped, err := json.Marshal(fields)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	h := new(Handler)
 	if err := caddy.StrictUnmarshalJSON(stripped, h); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// cliHandlerName is the name the handler of this JSON has once
+// provisioned: its name, or the default Provision gives it; "" when the
+// JSON cannot be decoded (provisioning it then says why).
+func cliHandlerName(raw json.RawMessage) string {
+	h, err := cliDecode(raw)
+	if err != nil {
+		return ""
+	}
+	if h.Name != "" {
+		return h.Name
+	}
+	name, err := h.configName()
+	if err != nil {
+		return ""
+	}
+	return name
+}
+
+// cliProvision provisions a handler from its JSON inside a Caddy context,
+// as the server would; done cleans the handler and its vendors up.
+func cliProvision(ctx context.Context, raw json.RawMessage) (*Handler, func(), error) {
+	h, err := cliDecode(raw)
+	if err != nil {
 		return nil, nil, err
 	}
 	cctx, cancel := caddy.NewContext(caddy.Context{Context: ctx})
@@ -535,6 +582,7 @@ func (r *cliRecorder) take() []cliAnswer {
 
 // cliResult is what the command prints about one file.
 type cliResult struct {
+	Handler   string      `json:"handler"` // the name of the handler that checked it
 	File      string      `json:"file"`
 	Verdict   string      `json:"verdict"`
 	Score     *float64    `json:"score"`
@@ -643,6 +691,7 @@ func (r cliResult) writeText(w io.Writer) error {
 	}
 	var b strings.Builder
 	line := func(k, v string) { fmt.Fprintf(&b, "%-10s %s\n", k, v) }
+	line("handler", r.Handler)
 	line("file", redact.Printable(r.File))
 	line("verdict", r.Verdict)
 	line("score", score)

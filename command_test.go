@@ -395,6 +395,47 @@ func TestCheckHandlerSelection(t *testing.T) {
 	}
 }
 
+// The list of handlers names each; --handler picks by name, alone or
+// with --site and --route.
+func TestCheckHandlerByName(t *testing.T) {
+	e := newCLITestEnv(t)
+	live := e.write(t, "live.jpg", vendortest.SampleJPEG("live"))
+	// Without a choice both are listed by their default names: the site's
+	// address (the route's path is not the directive's).
+	code, out, _, _ := runCheck(t, "--config", e.config, live)
+	if code != 0 || !strings.Contains(out, "* #0 spoof.test at /apps/http/servers/") || !strings.Contains(out, "  #1 facia.test at /apps/http/servers/") ||
+		!strings.Contains(out, "--handler <name>") {
+		t.Fatalf("exit %d; want 0 and both handlers listed by name", code)
+	}
+	if got := textField(out, "handler"); len(got) != 1 || got[0] != "spoof.test" {
+		t.Errorf("handler of the result %q, want spoof.test", got)
+	}
+	for name, vendor := range map[string]string{"spoof.test": "spoofsense", "facia.test": "facia"} {
+		code, out, _, _ := runCheck(t, "--config", e.config, "--handler", name, live)
+		if code != 0 || !strings.Contains(out, "using liveness handler "+name+" at ") ||
+			strings.Join(textField(out, "vendor"), ",") != vendor || strings.Join(textField(out, "handler"), ",") != name {
+			t.Errorf("--handler %s: exit %d; want 0, vendor %s and the handler named", name, code, vendor)
+		}
+	}
+	code, _, _, err := runCheck(t, "--config", e.config, "--handler", "nope.test", live)
+	if code != 2 || err == nil || !strings.Contains(err.Error(), `no liveness handler is named "nope.test"`) ||
+		!strings.Contains(err.Error(), "spoof.test at") || !strings.Contains(err.Error(), "facia.test at") {
+		t.Errorf("--handler nope.test: exit %d, %v; want 2 and the names there are", code, err)
+	}
+	if code, _, _, _ := runCheck(t, "--config", e.config, "--handler", "facia.test", "--site", "spoof.test", live); code != 2 {
+		t.Errorf("--handler facia.test --site spoof.test: exit %d, want 2", code)
+	}
+	if code, _, _, _ := runCheck(t, "--config", e.config, "--handler", "facia.test", "--site", "facia.test", "--route", "0", live); code != 0 {
+		t.Errorf("--handler facia.test --site facia.test --route 0: exit %d, want 0", code)
+	}
+	// --json carries the name in each object.
+	_, out, _, _ = runCheck(t, "--config", e.config, "--handler", "facia.test", "--json", live)
+	var r cliResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Handler != "facia.test" {
+		t.Errorf("--json: %q, %v", out, err)
+	}
+}
+
 func TestCheckJSONConfigSubroutes(t *testing.T) {
 	ss := vendortest.NewSpoofSense(cliTestAPIKey)
 	srv := httptest.NewServer(ss)
@@ -419,6 +460,15 @@ func TestCheckJSONConfigSubroutes(t *testing.T) {
 	code, out, _, _ := runCheck(t, "--config", cfgPath, "--site", "a.example.test", img)
 	if code != 0 || !strings.Contains(out, "/apps/http/servers/alpha/routes/0/handle/0/routes/0/handle/0/routes/0/handle/0") {
 		t.Fatalf("exit %d; want 0 and the handler's place", code)
+	}
+	// Without a name it is listed, and checks, under the default that
+	// Provision gives it, and --handler finds it by that.
+	names := textField(out, "handler")
+	if len(names) != 1 || !strings.HasPrefix(names[0], "liveness-") || !strings.Contains(out, "using liveness handler "+names[0]+" at ") {
+		t.Fatalf("handler %q; want its default name, listed", names)
+	}
+	if code, _, _, _ := runCheck(t, "--config", cfgPath, "--handler", names[0], img); code != 0 {
+		t.Errorf("--handler %s: exit %d, want 0", names[0], code)
 	}
 	if code, _, _, _ := runCheck(t, "--config", cfgPath, "--site", "b.a.example.test", img); code != 2 {
 		t.Errorf("wildcard matched two labels: exit %d", code)

@@ -37,7 +37,7 @@ func TestDuplicates(t *testing.T) {
 			h, logs := testHandler(t, func(h *Handler) { h.OnDuplicate = tt.policy }, v)
 			h.now = c.now
 			start := c.t
-			before := testutil.ToFloat64(metrics.duplicates.WithLabelValues(tt.policy))
+			before := testutil.ToFloat64(metrics.duplicates.WithLabelValues(h.Name, tt.policy))
 			for i, s := range tt.steps {
 				c.t = start.Add(s.after)
 				ct, body := multipartBody(t, "selfie", img)
@@ -67,7 +67,7 @@ func TestDuplicates(t *testing.T) {
 					dups++
 				}
 			}
-			if got := testutil.ToFloat64(metrics.duplicates.WithLabelValues(tt.policy)) - before; int(got) != dups {
+			if got := testutil.ToFloat64(metrics.duplicates.WithLabelValues(h.Name, tt.policy)) - before; int(got) != dups {
 				t.Fatalf("duplicates_total{action=%s} grew by %v, want %d", tt.policy, got, dups)
 			}
 			if len(logs.FilterFieldKey("duplicate").All()) != dups {

@@ -51,7 +51,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if repl != nil {
 		o.setPlaceholders(repl)
 	}
-	metrics.checks.WithLabelValues(labelOr(o.vendor, "none"), labelOr(string(o.verdict), "missing")).Inc()
+	verdict := labelOr(string(o.verdict), "missing")
+	metrics.checks.WithLabelValues(h.Name, labelOr(o.vendor, "none"), verdict).Inc()
+	h.counts.decided(verdict)
 	h.log(r, o, status, herr, size, time.Since(start))
 	if herr != nil {
 		l.Release()
@@ -281,9 +283,9 @@ func (h *Handler) sightings(ctx context.Context, media []extract.Medium) int {
 		switch {
 		case s.Count == 1:
 		case now.Sub(s.First) <= time.Duration(h.DuplicateWindow):
-			metrics.duplicates.WithLabelValues("retry").Inc()
+			metrics.duplicates.WithLabelValues(h.Name, "retry").Inc()
 		default:
-			metrics.duplicates.WithLabelValues(h.OnDuplicate).Inc()
+			metrics.duplicates.WithLabelValues(h.Name, h.OnDuplicate).Inc()
 			dup = max(dup, s.Count)
 		}
 	}
@@ -307,10 +309,12 @@ func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32
 		}
 		var err error
 		if hit {
-			metrics.cache.WithLabelValues("hit").Inc()
+			metrics.cache.WithLabelValues(h.Name, "hit").Inc()
 			h.shared.hits.Add(1)
+			h.counts.hits.Add(1)
 		} else {
 			h.shared.misses.Add(1)
+			h.counts.misses.Add(1)
 			vctx, cancel := shareOfDeadline(ctx, len(h.vendors)-i)
 			res, err = h.call(vctx, h.guards[i], profile, sum, req, l)
 			cancel()
@@ -360,7 +364,7 @@ func (h *Handler) screen(ctx context.Context, req *vendors.Request, sum [32]byte
 	if res.Class != vendors.ClassNoFace {
 		return outcome{}, false
 	}
-	metrics.prescreened.WithLabelValues(res.Reason).Inc()
+	metrics.prescreened.WithLabelValues(h.Name, res.Reason).Inc()
 	o := decide(res, h.Threshold)
 	o.vendor, o.cacheHit = "prescreen", hit
 	o.sums = []string{fmt.Sprintf("%x", sum)}
@@ -443,9 +447,9 @@ func (h *Handler) call(ctx context.Context, g *guard, profile string, sum [32]by
 			l.Release() // another request's call answered: this one's never ran
 		}
 		if led.Load() && !shared {
-			metrics.cache.WithLabelValues("miss").Inc()
+			metrics.cache.WithLabelValues(h.Name, "miss").Inc()
 		} else {
-			metrics.cache.WithLabelValues("shared").Inc()
+			metrics.cache.WithLabelValues(h.Name, "shared").Inc()
 		}
 		if r.Err != nil {
 			return vendors.Result{}, r.Err

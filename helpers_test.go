@@ -79,6 +79,9 @@ func testHandler(t testing.TB, configure func(*Handler), vs ...vendors.Vendor) (
 	if configure != nil {
 		configure(h)
 	}
+	if h.Name == "" {
+		h.Name, _ = h.configName() // as Provision does
+	}
 	h.setDefaults()
 	if err := h.validate(); err != nil {
 		t.Fatal(err)
@@ -86,11 +89,12 @@ func testHandler(t testing.TB, configure func(*Handler), vs ...vendors.Vendor) (
 	h.logger = zap.New(core)
 	h.vendors = vs
 	for _, v := range vs {
-		h.guards = append(h.guards, newGuard(v, h.MaxConcurrent, *h.Retries, *h.Breaker))
+		h.guards = append(h.guards, newGuard(h.Name, v, h.MaxConcurrent, *h.Retries, *h.Breaker))
 	}
 	h.x = &extract.Extractor{Sources: h.Sources, MaxPixels: h.MaxPixels, MaxImages: h.MaxImages}
 	h.budget = body.NewBudget(h.MaxBuffered)
 	h.shared = newShared(store.Config[vendors.Result]{TTL: time.Duration(h.Cache.TTL), MaxEntries: h.Cache.MaxEntries})
+	h.shared.addUser(h.Name)
 	s := h.shared
 	t.Cleanup(func() { _ = s.Destruct() })
 	return h, logs

@@ -220,7 +220,9 @@ func TestPrescreenSavesVendorCalls(t *testing.T) {
 	if h.prescreen, err = vendors.NewPrescreen(2); err != nil {
 		t.Fatal(err)
 	}
-	saved := func() float64 { return testutil.ToFloat64(metrics.prescreened.WithLabelValues("face_not_detected")) }
+	saved := func() float64 {
+		return testutil.ToFloat64(metrics.prescreened.WithLabelValues(h.Name, "face_not_detected"))
+	}
 	before := saved()
 	grey := vendortest.FacelessPNG(320, 240)
 	for i := range 2 {

@@ -42,6 +42,7 @@ func (h *Handler) log(r *http.Request, o outcome, status int, herr error, size i
 		return
 	}
 	fields := []zap.Field{
+		zap.String("handler", h.Name),
 		zap.String("mode", h.Mode),
 		zap.String("action", action),
 		zap.String("verdict", string(o.verdict)),

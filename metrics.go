@@ -8,9 +8,11 @@ import (
 )
 
 // The collectors are created once per process and registered on each
-// configuration's registry, so counts survive reloads. Labels are low
-// cardinality: vendor, verdict, outcome, kind, op — never an image hash, a
-// client address or a path.
+// configuration's registry, so counts survive reloads. Every one has the
+// label handler, the handler's name (Handler.Name: from the configuration,
+// never from a request), first. The others are low cardinality: vendor,
+// verdict, outcome, kind, op, result, action, reason — never an image
+// hash, a client address or a request's path.
 var (
 	metricsOnce sync.Once
 	metrics     struct {
@@ -31,40 +33,40 @@ func initMetrics() {
 	metrics.checks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: ns, Subsystem: sub, Name: "checks_total",
 		Help: "Liveness decisions by the vendor that answered and the verdict.",
-	}, []string{"vendor", "verdict"})
+	}, []string{"handler", "vendor", "verdict"})
 	metrics.cache = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: ns, Subsystem: sub, Name: "cache_lookups_total",
 		Help: "Verdict cache lookups per image: hit, miss (a vendor call), shared (joined a call in flight).",
-	}, []string{"result"})
+	}, []string{"handler", "result"})
 	metrics.vendorDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: ns, Subsystem: sub, Name: "vendor_call_duration_seconds",
 		Help:    "Duration of vendor calls (attempts) by vendor and outcome (ok or error).",
 		Buckets: []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-	}, []string{"vendor", "outcome"})
+	}, []string{"handler", "vendor", "outcome"})
 	metrics.vendorErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: ns, Subsystem: sub, Name: "vendor_errors_total",
 		Help: "Failed vendor calls by vendor and error kind.",
-	}, []string{"vendor", "kind"})
+	}, []string{"handler", "vendor", "kind"})
 	metrics.breaker = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: ns, Subsystem: sub, Name: "breaker_state",
 		Help: "Circuit breaker state per vendor: 0 closed, 1 half-open, 2 open.",
-	}, []string{"vendor"})
+	}, []string{"handler", "vendor"})
 	metrics.inflight = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: ns, Subsystem: sub, Name: "vendor_calls_in_flight",
 		Help: "Vendor calls in flight per vendor.",
-	}, []string{"vendor"})
+	}, []string{"handler", "vendor"})
 	metrics.duplicates = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: ns, Subsystem: sub, Name: "duplicates_total",
 		Help: "Images seen again, by what the policy did: retry (within duplicate_window), allow, annotate, deny.",
-	}, []string{"action"})
+	}, []string{"handler", "action"})
 	metrics.redisErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: ns, Subsystem: sub, Name: "redis_errors_total",
-		Help: "Failed Redis operations by operation (get, set, sight, lock, poll, unlock, purge, len); each one fell back to local memory.",
-	}, []string{"op"})
+		Help: "Failed Redis operations by operation (get, set, sight, lock, poll, unlock, purge, len); each one fell back to local memory. The handler is the first by name of those sharing the store.",
+	}, []string{"handler", "op"})
 	metrics.prescreened = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: ns, Subsystem: sub, Name: "prescreen_refusals_total",
 		Help: "Images the prescreen refused without a vendor call (each one a call saved), by reason: face_not_detected, several_faces, face_too_small.",
-	}, []string{"reason"})
+	}, []string{"handler", "reason"})
 }
 
 // registerMetrics puts the collectors on a configuration's registry; a

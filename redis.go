@@ -55,6 +55,13 @@ type RedisConfig struct {
 	// Prepended to every key; it may not hold { or }, which would change
 	// the keys' hash slot. Default "liveness:".
 	Prefix string `json:"prefix,omitempty"`
+	// How many replicas must hold a verdict before it counts as stored
+	// (Redis's WAIT, within the operation's 200 ms): with 1 or more, a
+	// failover loses no verdict Redis acknowledged; one that reaches too
+	// few is kept in this instance's memory, as when Redis fails. Default
+	// 0: the primary's answer is enough (a failover may lose the last
+	// verdicts written; they are asked of the vendor again).
+	Replicas int `json:"replicas,omitempty"`
 }
 
 // SentinelConfig names a primary watched by Redis Sentinels.
@@ -79,8 +86,8 @@ func (c *RedisConfig) validate() error {
 	if n != 1 {
 		return errors.New("cache redis needs exactly one of address, url, cluster and sentinel")
 	}
-	if c.DB < 0 {
-		return errors.New("cache redis db must not be negative")
+	if c.DB < 0 || c.Replicas < 0 {
+		return errors.New("cache redis db and replicas must not be negative")
 	}
 	if c.DB != 0 && !strings.Contains(c.URL, "{") && urlHasDB(c.URL) {
 		return errors.New("cache redis: the database is given twice, in url and in db: give it once")

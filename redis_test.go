@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -77,6 +78,7 @@ func useRedisConfig(t *testing.T, h *Handler, rc *RedisConfig, prefix string, ti
 	h.shared = newShared(store.Config[vendors.Result]{TTL: time.Duration(h.Cache.TTL), MaxEntries: h.Cache.MaxEntries,
 		Redis: opts, Prefix: prefix, RedisTimeout: timeout, RetryAfter: retryAfter})
 	h.shared.store.SetLogger(h.logger)
+	h.shared.addUser(h.Name)
 	s := h.shared
 	t.Cleanup(func() { s.Destruct() })
 	old.Destruct() // the memory-only store testHandler made
@@ -196,7 +198,7 @@ func TestRedisLockSharesTheCall(t *testing.T) {
 	h2.shared.store.OnWait = func() { waiting <- struct{}{} }
 	release := sync.OnceFunc(func() { close(v.gate) })
 	defer release()
-	shared0 := testutil.ToFloat64(metrics.cache.WithLabelValues("shared"))
+	shared0 := testutil.ToFloat64(metrics.cache.WithLabelValues(h2.Name, "shared"))
 
 	img := vendortest.SampleJPEG("live;score=0.88")
 	ups := []*upstream{{}, {}}
@@ -226,7 +228,7 @@ func TestRedisLockSharesTheCall(t *testing.T) {
 	if n := v.calls.Load(); n != 1 {
 		t.Fatalf("%d vendor calls, want 1", n)
 	}
-	if d := testutil.ToFloat64(metrics.cache.WithLabelValues("shared")) - shared0; d != 1 {
+	if d := testutil.ToFloat64(metrics.cache.WithLabelValues(h2.Name, "shared")) - shared0; d != 1 {
 		t.Fatalf("cache_lookups_total{result=shared} grew by %v, want 1", d)
 	}
 	if ks := redistest.Keys(t, redistest.Client(t), prefix+"lock:"); len(ks) != 0 {
@@ -412,11 +414,18 @@ func warnings(logs *observer.ObservedLogs) int {
 	return logs.FilterLevelExact(zapcore.WarnLevel).FilterMessageSnippet("redis unavailable").Len()
 }
 
+// redisErrorsTotal sums caddy_liveness_redis_errors_total over every
+// handler and operation.
 func redisErrorsTotal() float64 {
 	registerMetrics(nil)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.redisErrors)
+	mfs, _ := reg.Gather()
 	total := 0.0
-	for _, op := range []string{"get", "set", "sight", "lock", "poll", "unlock", "purge", "len"} {
-		total += testutil.ToFloat64(metrics.redisErrors.WithLabelValues(op))
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			total += m.GetCounter().GetValue()
+		}
 	}
 	return total
 }
@@ -590,6 +599,9 @@ func TestRedisCaddyfile(t *testing.T) {
 	if h, err := parse("liveness {\n vendor spoofsense {\n api_key k\n }\n cache memory {\n ttl 1h\n }\n}"); err != nil || h.Cache.Backend != "memory" {
 		t.Fatal(err)
 	}
+	if h, err := parse("liveness {\n vendor spoofsense {\n api_key k\n }\n cache redis {\n address a:1\n replicas 1\n }\n}"); err != nil || h.Cache.Redis.Replicas != 1 {
+		t.Fatalf("replicas: %v", err)
+	}
 	// A cluster by its seeds; a primary under Sentinels.
 	h, err = parse("liveness {\n vendor spoofsense {\n api_key k\n }\n cache redis {\n cluster 10.0.0.1:7000 {env.LV_SEED}\n password {env.LV_PW}\n }\n}")
 	if err != nil || !reflect.DeepEqual(h.Cache.Redis, &RedisConfig{Cluster: []string{"10.0.0.1:7000", "{env.LV_SEED}"}, Password: "{env.LV_PW}"}) {
@@ -613,6 +625,7 @@ func TestRedisCaddyfile(t *testing.T) {
 		"sentinel unknown option":    "cache redis {\n sentinel m {\n addresses s:1\n db 1\n }\n}",
 		"sentinel and url":           "cache redis {\n sentinel m {\n addresses s:1\n }\n url redis://a:1\n}",
 		"prefix with a hash tag":     "cache redis {\n address a:1\n prefix app{1}:\n}",
+		"negative replicas":          "cache redis {\n address a:1\n replicas -1\n}",
 	} {
 		if _, err := parse("liveness {\n vendor spoofsense {\n api_key k\n }\n " + block + "\n}"); err == nil {
 			t.Errorf("%s: accepted", name)

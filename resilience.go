@@ -56,6 +56,7 @@ type BreakerConfig struct {
 // over attempts, and retries with backoff, all within the caller's
 // deadline.
 type guard struct {
+	handler string // the name of the handler it belongs to: its metrics' label
 	vendor  vendors.Vendor
 	errMu   sync.Mutex
 	errs    map[string]int64 // failed calls by kind, for the admin API
@@ -77,10 +78,12 @@ type guard struct {
 	latency atomic.Int64
 }
 
-func newGuard(v vendors.Vendor, maxConcurrent, retries int, b BreakerConfig) *guard {
+func newGuard(handler string, v vendors.Vendor, maxConcurrent, retries int, b BreakerConfig) *guard {
 	registerMetrics(nil)
-	metrics.breaker.WithLabelValues(v.Name()).Set(0)
+	state := metrics.breaker.WithLabelValues(handler, v.Name())
+	state.Set(0)
 	g := &guard{
+		handler: handler,
 		vendor:  v,
 		sem:     semaphore.NewWeighted(int64(maxConcurrent)),
 		retries: retries,
@@ -102,8 +105,8 @@ func newGuard(v vendors.Vendor, maxConcurrent, retries int, b BreakerConfig) *gu
 			var c *callerCut
 			return errors.As(err, &c)
 		},
-		OnStateChange: func(name string, _, to gobreaker.State) {
-			metrics.breaker.WithLabelValues(name).Set(float64(to))
+		OnStateChange: func(_ string, _, to gobreaker.State) {
+			state.Set(float64(to))
 			g.wake()
 		},
 	})
@@ -190,7 +193,7 @@ func (g *guard) attempt(ctx, wctx context.Context, req *vendors.Request, total t
 	for {
 		turn := g.nextTurn()
 		res, err := g.breaker.Execute(func() (vendors.Result, error) {
-			inflight := metrics.inflight.WithLabelValues(name)
+			inflight := metrics.inflight.WithLabelValues(g.handler, name)
 			inflight.Inc()
 			defer inflight.Dec()
 			start := time.Now()
@@ -207,7 +210,7 @@ func (g *guard) attempt(ctx, wctx context.Context, req *vendors.Request, total t
 			case res.Class != vendors.ClassInconclusive: // inconclusive: the deadline, not the vendor, ended it
 				g.observe(took)
 			}
-			metrics.vendorDuration.WithLabelValues(name, outcome).Observe(took.Seconds())
+			metrics.vendorDuration.WithLabelValues(g.handler, name, outcome).Observe(took.Seconds())
 			return res, err
 		})
 		if !errors.Is(err, gobreaker.ErrTooManyRequests) {
@@ -303,7 +306,7 @@ func (g *guard) noSlot(err error) *vendors.Error {
 }
 
 func (g *guard) countError(kind string) {
-	metrics.vendorErrors.WithLabelValues(g.vendor.Name(), kind).Inc()
+	metrics.vendorErrors.WithLabelValues(g.handler, g.vendor.Name(), kind).Inc()
 	g.errMu.Lock()
 	defer g.errMu.Unlock()
 	if g.errs == nil {

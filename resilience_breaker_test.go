@@ -48,7 +48,7 @@ func (h *hangVendor) count() int {
 // deadline.
 func TestHungVendorOpensBreaker(t *testing.T) {
 	v := &hangVendor{}
-	g := newGuard(v, 4, 0, BreakerConfig{Failures: 2, Cooldown: caddy.Duration(time.Hour)})
+	g := newGuard("guardtest", v, 4, 0, BreakerConfig{Failures: 2, Cooldown: caddy.Duration(time.Hour)})
 	for range 2 {
 		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 		g.check(ctx, &vendors.Request{})
@@ -65,7 +65,7 @@ func TestHungVendorOpensBreaker(t *testing.T) {
 // breaker counts it neither way.
 func TestCallerCutNotCounted(t *testing.T) {
 	v := &hangVendor{errs: []error{verr(vendors.KindUnavailable, 503)}}
-	g := newGuard(v, 4, 1, BreakerConfig{Failures: 2, Cooldown: caddy.Duration(time.Hour)})
+	g := newGuard("guardtest", v, 4, 1, BreakerConfig{Failures: 2, Cooldown: caddy.Duration(time.Hour)})
 	// The wait leaves the retry 800ms of 2s: more than the reserve
 	// (500ms), less than half.
 	g.sleep = func(ctx context.Context, _ time.Duration) bool { return vendors.Sleep(ctx, 1200*time.Millisecond) }
@@ -85,7 +85,7 @@ func TestNoAttemptWithTooLittleTime(t *testing.T) {
 	v := newFake("fake")
 	v.gate = make(chan struct{})
 	v.started = make(chan struct{}, 2)
-	g := newGuard(v, 1, 0, bigBreaker)
+	g := newGuard("guardtest", v, 1, 0, bigBreaker)
 	done := make(chan error)
 	go func() {
 		_, err := g.check(context.Background(), &vendors.Request{})
@@ -112,7 +112,7 @@ func TestNoAttemptWithTooLittleTime(t *testing.T) {
 // wait for them instead of refusing them; the probes' successes close it.
 func TestHalfOpenProbes(t *testing.T) {
 	v := scripted(verr(vendors.KindUnavailable, 503))
-	g := newGuard(v, 8, 0, BreakerConfig{Failures: 1, Cooldown: caddy.Duration(20 * time.Millisecond)})
+	g := newGuard("guardtest", v, 8, 0, BreakerConfig{Failures: 1, Cooldown: caddy.Duration(20 * time.Millisecond)})
 	g.check(t.Context(), &vendors.Request{})
 	if g.breaker.State() != gobreaker.StateOpen {
 		t.Fatalf("breaker %s after a failure", g.breaker.State())
@@ -179,7 +179,7 @@ func TestCutByCaller(t *testing.T) {
 // The reserve: at least minAttempt, one and a half times the vendor's
 // answer time, at most half of the call's time.
 func TestReserve(t *testing.T) {
-	g := newGuard(newFake("fake"), 1, 0, bigBreaker)
+	g := newGuard("guardtest", newFake("fake"), 1, 0, bigBreaker)
 	if r := g.reserve(10 * time.Second); r != minAttempt {
 		t.Errorf("before any answer: %v, want %v", r, minAttempt)
 	}

@@ -39,7 +39,7 @@ func verr(kind vendors.Kind, status int) error {
 
 // testGuard records the waits instead of sleeping.
 func testGuard(v vendors.Vendor, retries int, b BreakerConfig) (*guard, *[]time.Duration) {
-	g := newGuard(v, 4, retries, b)
+	g := newGuard("guardtest", v, 4, retries, b)
 	var waits []time.Duration
 	g.sleep = func(_ context.Context, d time.Duration) bool {
 		waits = append(waits, d)
@@ -144,7 +144,7 @@ func TestMaxConcurrent(t *testing.T) {
 	v := newFake("fake")
 	v.gate = make(chan struct{})
 	v.started = make(chan struct{}, 2)
-	g := newGuard(v, 1, 0, bigBreaker)
+	g := newGuard("guardtest", v, 1, 0, bigBreaker)
 	done := make(chan error)
 	go func() {
 		_, err := g.check(context.Background(), &vendors.Request{})

@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -522,10 +523,23 @@ func TestLiveness(t *testing.T) {
 				Vendor, Breaker string
 				Errors          map[string]int64
 			} `json:"vendors"`
+			Handlers []struct {
+				Name   string `json:"name"`
+				Misses int64  `json:"misses"`
+			} `json:"handlers"`
 		}
 		getJSON(t, "http://localhost:2999/liveness/stats", &st)
 		if st.Cache.Entries == 0 || st.Cache.Hits == 0 || st.Cache.HitRate <= 0 || st.Cache.HitRate >= 1 {
 			t.Fatalf("cache stats %+v", st.Cache)
+		}
+		// Each handler by its default name: the site's address, then
+		// numbered in the order of the Caddyfile (/upload is the first).
+		names := map[string]int64{}
+		for _, h := range st.Handlers {
+			names[h.Name] = h.Misses
+		}
+		if len(st.Handlers) != 8 || len(names) != 8 || names["localhost:9080"] == 0 {
+			t.Fatalf("handlers %+v, want 8 by name, localhost:9080 with misses", st.Handlers)
 		}
 		var sawSpoofSense, sawErrors bool
 		for _, v := range st.Vendors {
@@ -568,16 +582,24 @@ func TestLiveness(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
+		// Every series names its handler: by default the site's address,
+		// numbered (the paths are the route blocks', not the directives').
+		const handler = `handler="localhost:9080(-[0-9])?"`
 		for _, want := range []string{
-			`caddy_liveness_checks_total{vendor="spoofsense",verdict="live"}`,
-			`caddy_liveness_checks_total{vendor="spoofsense",verdict="spoof"}`,
-			`caddy_liveness_cache_lookups_total{result="hit"}`,
-			`caddy_liveness_vendor_call_duration_seconds_bucket{outcome="ok",vendor="facia"`,
-			`caddy_liveness_vendor_errors_total{kind="unavailable",vendor="videosdk"}`,
-			`caddy_liveness_breaker_state{vendor="verifik"} 0`,
+			`caddy_liveness_checks_total\{` + handler + `,vendor="spoofsense",verdict="live"\}`,
+			`caddy_liveness_checks_total\{` + handler + `,vendor="spoofsense",verdict="spoof"\}`,
+			`caddy_liveness_cache_lookups_total\{` + handler + `,result="hit"\}`,
+			`caddy_liveness_vendor_call_duration_seconds_bucket\{` + handler + `,outcome="ok",vendor="facia"`,
+			`caddy_liveness_vendor_errors_total\{` + handler + `,kind="unavailable",vendor="videosdk"\}`,
+			`caddy_liveness_breaker_state\{` + handler + `,vendor="verifik"\} 0`,
 		} {
-			if !strings.Contains(string(b), want) {
+			if !regexp.MustCompile(want).Match(b) {
 				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "caddy_liveness_") && !strings.Contains(line, `handler="`) {
+				t.Errorf("a series without the handler label: %s", line)
 			}
 		}
 	})

@@ -30,6 +30,7 @@ import (
 	"github.com/caddy-liveness/caddy-liveness/internal/caddyproc"
 	"github.com/caddy-liveness/caddy-liveness/internal/redistest"
 	"github.com/caddy-liveness/caddy-liveness/vendors/vendortest"
+	"github.com/redis/go-redis/v9"
 )
 
 const apiKey = "multi-instance-key"
@@ -276,4 +277,123 @@ http://LISTEN {
 		t.Fatalf("%v Redis errors", errs)
 	}
 	t.Logf("vendor calls: %d for 2 images, 3 + 2 uploads on 2 instances; Redis keys %v", emu.CallCount(), kinds)
+}
+
+// Two instances on the Sentinel-managed primary while it fails over:
+// every upload is answered, the instances stop sharing while Redis is
+// unreachable and share again by themselves, and every verdict Redis
+// acknowledged (replicas 1) is still there afterwards: an image checked
+// before the failover is a hit on the other instance after it, with no
+// new vendor call.
+func TestTwoInstancesFailover(t *testing.T) {
+	shape := redistest.Shapes(t)[2]
+	bin, err := filepath.Abs("../caddy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rb [6]byte
+	rand.Read(rb[:])
+	run := hex.EncodeToString(rb[:])
+	prefix := "mf:" + run + ":"
+	rdb := shape.Connect(t)
+	defer func() {
+		for _, k := range redistest.Keys(t, rdb, prefix) {
+			rdb.Del(context.Background(), k)
+		}
+	}()
+	emu := vendortest.NewSpoofSense(apiKey)
+	emuSrv := httptest.NewServer(emu)
+	defer emuSrv.Close()
+	upSrv := httptest.NewServer(&vendortest.Echo{Keep: 1})
+	defer upSrv.Close()
+	caddyfile := fmt.Sprintf(`{
+	admin ADMIN
+	persist_config off
+	auto_https off
+}
+http://LISTEN {
+	route /upload {
+		liveness {
+			vendor spoofsense {
+				api_key {env.LIVENESS_MI_KEY}
+				base_url %s
+			}
+			cache redis {
+				sentinel %s {
+					addresses %s
+				}
+				prefix %s
+				replicas 1
+			}
+		}
+		reverse_proxy %s
+	}
+	respond /health "ok"
+}
+`, emuSrv.URL, shape.Options.MasterName, strings.Join(shape.Options.Addrs, " "), prefix, strings.TrimPrefix(upSrv.URL, "http://"))
+	env := []string{"LIVENESS_MI_KEY=" + apiKey}
+	one := start(t, bin, "instance 1", caddyfile, env)
+	two := start(t, bin, "instance 2", caddyfile, env)
+
+	// Before: checked on one, a hit on two.
+	before := vendortest.SampleJPEG("live;n=before-" + run)
+	if s, h := one.post(t, before); s != 200 || h.Get("X-Liveness-Cache") != "miss" {
+		t.Fatalf("before the failover, instance 1: %d %v", s, h)
+	}
+	if s, h := two.post(t, before); s != 200 || h.Get("X-Liveness-Cache") != "hit" {
+		t.Fatalf("before the failover, instance 2: %d %v", s, h)
+	}
+
+	sentinel := redis.NewSentinelClient(&redis.Options{Addr: shape.Options.Addrs[0]})
+	defer sentinel.Close()
+	a, err := sentinel.GetMasterAddrByName(t.Context(), shape.Options.MasterName).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := a[0] + ":" + a[1]
+	stallClient := redis.NewClient(&redis.Options{Addr: old, ReadTimeout: -1})
+	defer stallClient.Close()
+	failedAt := time.Now()
+	go stallClient.Do(context.Background(), "DEBUG", "SLEEP", "4")
+
+	// Every 50 ms a new image on one, then on two: shared while two's
+	// answer is a hit. Until shared again for a second, at most 60 s.
+	var uploads, unshared int
+	var lastUnshared time.Time
+	for i := 0; ; i++ {
+		if time.Since(failedAt) > 60*time.Second {
+			t.Fatal("the instances did not share again within 60 s")
+		}
+		img := vendortest.SampleJPEG(fmt.Sprintf("live;n=%s-%d", run, i))
+		s1, _ := one.post(t, img)
+		s2, h2 := two.post(t, img)
+		uploads += 2
+		if s1 != 200 || s2 != 200 {
+			t.Fatalf("upload %d during the failover: statuses %d and %d", i, s1, s2)
+		}
+		if h2.Get("X-Liveness-Cache") != "hit" {
+			unshared++
+			lastUnshared = time.Now()
+		} else if !lastUnshared.IsZero() && time.Since(lastUnshared) > time.Second {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if unshared == 0 {
+		t.Fatal("the failover did not show: every image was shared")
+	}
+	// After: the image checked before is still a hit, with no new call.
+	calls := emu.CallCount()
+	if s, h := two.post(t, before); s != 200 || h.Get("X-Liveness-Cache") != "hit" {
+		t.Fatalf("after the failover, the image checked before: %d cache %q", s, h.Get("X-Liveness-Cache"))
+	}
+	if emu.CallCount() != calls {
+		t.Fatal("the verdict stored before the failover was lost: the vendor was asked again")
+	}
+	if now, _ := sentinel.GetMasterAddrByName(t.Context(), shape.Options.MasterName).Result(); now[0]+":"+now[1] == old {
+		t.Fatal("the Sentinels did not fail over")
+	}
+	t.Logf("%d uploads during the failover, all answered 200; %d images not shared (ran degraded) until %.1f s after the primary stopped answering; "+
+		"shared again by themselves; the verdict stored before survived",
+		uploads, unshared, lastUnshared.Sub(failedAt).Seconds())
 }

@@ -3,9 +3,9 @@
 # the three shapes the verdict store supports:
 #   scripts/with-redis.sh go test ./...
 #   - one server:            LIVENESS_REDIS_ADDR=127.0.0.1:<port>
-#   - a Redis Cluster of three masters, each with a replica:
+#   - a Redis Cluster of three masters, each with two replicas:
 #                            LIVENESS_REDIS_CLUSTER=<seed>,<seed>,<seed>
-#   - a primary with a replica under three Sentinels (master name lvprimary):
+#   - a primary with two replicas under three Sentinels (master name lvprimary):
 #                            LIVENESS_REDIS_SENTINEL=<sentinel>,<sentinel>,<sentinel>
 #                            LIVENESS_REDIS_SENTINEL_MASTER=lvprimary
 # Installs redis-server from the distribution's packages if it is missing
@@ -118,20 +118,21 @@ wait_for() {
 	return 1
 }
 
-plain=(--save '' --appendonly no)
+plain=(--save '' --appendonly no --enable-debug-command local)
 
 # One server.
 start single "${plain[@]}"
 export LIVENESS_REDIS_ADDR="127.0.0.1:$(port_of single)"
 
-# A cluster: six nodes, three masters and a replica each.
+# A cluster: nine nodes, three masters and two replicas each (so that a
+# master that fails leaves its promoted replica a replica of its own).
 nodes=()
-for i in 1 2 3 4 5 6; do
+for i in 1 2 3 4 5 6 7 8 9; do
 	PORTS=cluster start "cluster$i" "${plain[@]}" --cluster-enabled yes --cluster-config-file nodes.conf \
 		--cluster-node-timeout 1000
 	nodes+=("127.0.0.1:$(port_of "cluster$i")")
 done
-redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes > "$dir/cluster-create.log" 2>&1 || {
+redis-cli --cluster create "${nodes[@]}" --cluster-replicas 2 --cluster-yes > "$dir/cluster-create.log" 2>&1 || {
 	cat "$dir/cluster-create.log" >&2
 	exit 1
 }
@@ -144,12 +145,14 @@ cluster_ok() {
 wait_for "the cluster to be ok" cluster_ok
 export LIVENESS_REDIS_CLUSTER="${nodes[0]},${nodes[1]},${nodes[2]}"
 
-# A primary and its replica under three Sentinels.
+# A primary and two replicas under three Sentinels.
 start primary "${plain[@]}"
 primary=$(port_of primary)
-start replica "${plain[@]}" --replicaof 127.0.0.1 "$primary"
-replica_ok() { redis-cli -h 127.0.0.1 -p "$(port_of replica)" info replication | grep -q '^master_link_status:up'; }
-wait_for "the replica to sync" replica_ok
+for r in replica1 replica2; do
+	start "$r" "${plain[@]}" --replicaof 127.0.0.1 "$primary"
+	replica_ok() { redis-cli -h 127.0.0.1 -p "$(port_of "$r")" info replication | grep -q '^master_link_status:up'; }
+	wait_for "$r to sync" replica_ok
+done
 sentinels=()
 for i in 1 2 3; do
 	mkdir -p "$dir/sentinel$i"
@@ -165,7 +168,8 @@ done
 sentinel_ok() {
 	local s
 	for s in "${sentinels[@]}"; do
-		redis-cli -h 127.0.0.1 -p "${s##*:}" sentinel replicas lvprimary | grep -q "$(port_of replica)" || return 1
+		redis-cli -h 127.0.0.1 -p "${s##*:}" sentinel replicas lvprimary | grep -q "$(port_of replica1)" || return 1
+		redis-cli -h 127.0.0.1 -p "${s##*:}" sentinel replicas lvprimary | grep -q "$(port_of replica2)" || return 1
 	done
 }
 wait_for "the sentinels to see the replica" sentinel_ok

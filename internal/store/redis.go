@@ -32,20 +32,23 @@ type redisBackend[V any] struct {
 	prefix  string
 	ttl     time.Duration
 	timeout time.Duration
-	valid   func(V) bool
+	// replicas a result must reach before it counts as stored (WAIT);
+	// 0: the primary's answer is enough.
+	replicas int
+	valid    func(V) bool
 }
 
 // newRedis returns the backend on a client with opts, whose timeouts it
 // sets: every operation is bounded by timeout and never retried (a failed
 // one falls back at once; the next request tries again).
-func newRedis[V any](opts *redis.UniversalOptions, prefix string, ttl, timeout time.Duration, valid func(V) bool) *redisBackend[V] {
+func newRedis[V any](opts *redis.UniversalOptions, prefix string, ttl, timeout time.Duration, replicas int, valid func(V) bool) *redisBackend[V] {
 	o := *opts
 	o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = timeout, timeout, timeout, timeout
 	o.ContextTimeoutEnabled = true
 	o.MaxRetries = -1
 	o.DialerRetries = 1 // one dial per attempt, within the operation's timeout
 	name := strings.Join(o.Addrs, ",") + "/" + o.MasterName + "/" + strconv.Itoa(o.DB) + "/" + prefix
-	return &redisBackend[V]{c: redis.NewUniversalClient(&o), name: name, prefix: prefix, ttl: ttl, timeout: timeout, valid: valid}
+	return &redisBackend[V]{c: redis.NewUniversalClient(&o), name: name, prefix: prefix, ttl: ttl, timeout: timeout, replicas: replicas, valid: valid}
 }
 
 // id names the keyspace: servers, master name, database and prefix.
@@ -95,12 +98,43 @@ func (rs *redisBackend[V]) get(ctx context.Context, profile string, sum [32]byte
 	return r, ok, nil
 }
 
+// set stores a result. With replicas, Redis has acknowledged it only once
+// that many replicas hold it too (WAIT, within the operation's timeout), so
+// that a failover cannot lose it; short of that it is an error.
 func (rs *redisBackend[V]) set(ctx context.Context, profile string, sum [32]byte, v V) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	return rs.c.Set(ctx, rs.resultKey(profile, sum), b, rs.ttl).Err()
+	key := rs.resultKey(profile, sum)
+	if rs.replicas == 0 {
+		return rs.c.Set(ctx, key, b, rs.ttl).Err()
+	}
+	// WAIT has no key: on a cluster it must go to the master of the key's
+	// slot, with the SET (WAIT counts the writes of its own connection).
+	// Going round the cluster client, it must hear of a slot that moved.
+	var c redis.Cmdable = rs.c
+	cc, cluster := rs.c.(*redis.ClusterClient)
+	if cluster {
+		if c, err = cc.MasterForKey(ctx, key); err != nil {
+			return err
+		}
+	}
+	var wait *redis.Cmd
+	if _, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, key, b, rs.ttl)
+		wait = p.Do(ctx, "WAIT", rs.replicas, max(rs.timeout/2, time.Millisecond).Milliseconds())
+		return nil
+	}); err != nil {
+		if cluster {
+			cc.ReloadState(context.WithoutCancel(ctx))
+		}
+		return err
+	}
+	if n, err := wait.Int64(); err != nil || n < int64(rs.replicas) {
+		return fmt.Errorf("the result reached %d of %d replicas in time", n, rs.replicas)
+	}
+	return nil
 }
 
 // sightScript counts a sighting and keeps the first one's time; the TTL

@@ -56,6 +56,10 @@ type Config[V any] struct {
 	Prefix       string        // prepended to every Redis key
 	RedisTimeout time.Duration // per operation; default DefaultRedisTimeout
 	RetryAfter   time.Duration // how long Redis is left alone after a failure; default DefaultRetryAfter
+	// Replicas is how many replicas must hold a result before Redis has
+	// stored it (WAIT): with 1 or more, a failover loses no result Set
+	// reported stored. 0: the primary's answer.
+	Replicas int
 
 	// Valid reports whether a value read back from Redis is one (nil:
 	// every value that decodes is); one that is not is a miss.
@@ -136,7 +140,7 @@ func New[V any](c Config[V]) *Store[V] {
 	s.health.retryAfter = cmp(c.RetryAfter, DefaultRetryAfter)
 	s.health.logger.Store(zap.NewNop())
 	if c.Redis != nil {
-		s.remote = newRedis[V](c.Redis, c.Prefix, c.TTL, cmp(c.RedisTimeout, DefaultRedisTimeout), c.Valid)
+		s.remote = newRedis[V](c.Redis, c.Prefix, c.TTL, cmp(c.RedisTimeout, DefaultRedisTimeout), c.Replicas, c.Valid)
 	}
 	return s
 }
@@ -208,17 +212,19 @@ func (s *Store[V]) Get(ctx context.Context, profile string, sum [32]byte) (V, bo
 	return v, ok
 }
 
-// Set stores a result.
-func (s *Store[V]) Set(ctx context.Context, profile string, sum [32]byte, v V) {
+// Set stores a result and reports whether Redis acknowledged it (false
+// without Redis or while it fails: then the memory holds it).
+func (s *Store[V]) Set(ctx context.Context, profile string, sum [32]byte, v V) (inRedis bool) {
 	if s.useRemote() {
 		octx, cancel := s.opContext(ctx)
 		err := s.remote.set(octx, profile, sum, v)
 		cancel()
 		if s.answered(ctx, "set", err) {
-			return
+			return true
 		}
 	}
 	s.local.set(ctx, profile, sum, v)
+	return false
 }
 
 // Sight records a sighting of an image at now and returns its record.

@@ -28,7 +28,7 @@ type result struct {
 // prefix, whose keys go when the test ends.
 func newTestRedis(t *testing.T, shape redistest.Shape, ttl time.Duration) *redisBackend[result] {
 	// 2s: correctness here, not latency.
-	rs := newRedis(shape.Options, redistest.Prefix(t), ttl, 2*time.Second, func(r result) bool { return r.Class != "" })
+	rs := newRedis(shape.Options, redistest.Prefix(t), ttl, 2*time.Second, 0, func(r result) bool { return r.Class != "" })
 	t.Cleanup(func() {
 		clean(rs)
 		rs.c.Close()
@@ -425,4 +425,27 @@ func TestClaimSharesTheCall(t *testing.T) {
 			t.Fatal("Redis failed on the way")
 		}
 	})
+}
+
+// With Replicas, a result counts as stored in Redis only once that many
+// replicas hold it: a single server has none, so the write is refused
+// there (and kept in memory), while the Sentinel-managed primary has two.
+func TestReplicasWaitForTheWrite(t *testing.T) {
+	for _, tc := range []struct {
+		shape  redistest.Shape
+		stored bool
+	}{{redistest.Shapes(t)[0], false}, {redistest.Shapes(t)[2], true}, {redistest.Shapes(t)[1], true}} {
+		t.Run(tc.shape.Name, func(t *testing.T) {
+			s := New(Config[result]{TTL: time.Hour, MaxEntries: 10, Redis: tc.shape.Options, Prefix: redistest.Prefix(t),
+				Replicas: 1, RedisTimeout: 2 * time.Second, Valid: func(r result) bool { return r.Class != "" }})
+			defer func() { clean(s.remote); s.Close() }()
+			sum := sha256.Sum256([]byte("replicated"))
+			if got := s.Set(t.Context(), "p", sum, result{Class: "face"}); got != tc.stored {
+				t.Fatalf("Set reported stored in Redis %v, want %v", got, tc.stored)
+			}
+			if _, inMemory, _ := s.local.get(t.Context(), "p", sum); inMemory == tc.stored {
+				t.Fatalf("in this process's memory: %v, want %v", inMemory, !tc.stored)
+			}
+		})
+	}
 }
