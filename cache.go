@@ -1,11 +1,13 @@
 package caddyliveness
 
 import (
+	"context"
 	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
 
+	"go.opentelemetry.io/otel/attribute"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/caddy-liveness/caddy-liveness/internal/store"
@@ -33,6 +35,16 @@ type shared struct {
 func newShared(c store.Config[vendors.Result]) *shared {
 	s := new(shared)
 	c.Valid = func(r vendors.Result) bool { return r.Class != "" }
+	c.Trace = func(ctx context.Context, op string) (context.Context, func(error)) {
+		ctx, span := startSpan(ctx, "liveness.redis", attribute.String("db.system", "redis"), attribute.String("db.operation", op))
+		return ctx, func(err error) {
+			outcome := "ok"
+			if err != nil {
+				outcome = "error"
+			}
+			endSpan(span, outcome, err)
+		}
+	}
 	c.OnRedisError = func(op string) {
 		registerMetrics(nil)
 		metrics.redisErrors.WithLabelValues(s.label(), op).Inc()

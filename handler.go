@@ -13,6 +13,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/zap"
 
 	"github.com/caddy-liveness/caddy-liveness/internal/body"
@@ -300,7 +301,9 @@ func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32
 	screened := false
 	for i, v := range h.vendors {
 		profile := v.Profile(req)
-		res, hit := h.shared.store.Get(ctx, profile, sum)
+		lctx, span := startSpan(ctx, "liveness.lookup", attribute.String("liveness.vendor", v.Name()))
+		res, hit := h.shared.store.Get(lctx, profile, sum)
+		endSpan(span, map[bool]string{true: "hit", false: "miss"}[hit], nil)
 		if !hit && !screened && h.prescreen != nil && !isLocal(v) {
 			screened = true
 			if o, refused := h.screen(ctx, req, sum); refused {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel/attribute"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/caddy-liveness/caddy-liveness/vendors"
@@ -156,7 +157,9 @@ func (g *guard) check(ctx context.Context, req *vendors.Request) (vendors.Result
 		return vendors.Result{}, g.noSlot(context.DeadlineExceeded)
 	}
 	for attempt := 0; ; attempt++ {
-		res, err := g.attempt(ctx, wctx, req, total)
+		actx, span := startSpan(ctx, "liveness.vendor", attribute.String("liveness.vendor", g.vendor.Name()), attribute.Int("liveness.attempt", attempt+1))
+		res, err := g.attempt(actx, wctx, req, total)
+		endSpan(span, attemptOutcome(res, err), err)
 		if errors.Is(err, gobreaker.ErrOpenState) {
 			g.countError("breaker_open")
 			return res, g.err("circuit breaker open", err)
@@ -188,6 +191,18 @@ func (g *guard) check(ctx context.Context, req *vendors.Request) (vendors.Result
 // waiting in the queue or on earlier attempts). An attempt that had most
 // of the call's time and was still cut did not get an answer the vendor
 // had time to give: that counts, so a vendor that hangs opens the breaker.
+// attemptOutcome names how a vendor attempt ended, for its span: the
+// result's class, or the error's kind.
+func attemptOutcome(res vendors.Result, err error) string {
+	switch {
+	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
+		return "breaker_open"
+	case err != nil:
+		return string(vendors.KindOf(err))
+	}
+	return string(res.Class)
+}
+
 func (g *guard) attempt(ctx, wctx context.Context, req *vendors.Request, total time.Duration) (vendors.Result, error) {
 	name := g.vendor.Name()
 	for {

@@ -67,6 +67,11 @@ type Config[V any] struct {
 	// OnRedisError is called with the operation's name for each Redis
 	// failure that is Redis's (not the request's deadline), for metrics.
 	OnRedisError func(op string)
+	// Trace, when set, is called before each Redis operation with its
+	// context and name (get, set, sight, lock, poll, unlock, purge, len);
+	// the operation runs in the context it returns and calls end with its
+	// error. For spans.
+	Trace func(ctx context.Context, op string) (_ context.Context, end func(error))
 }
 
 // backend is what the memory and Redis implement with the same semantics
@@ -121,6 +126,7 @@ type Store[V any] struct {
 	remote *redisBackend[V] // nil without Redis
 	health health
 	onErr  func(op string)
+	onOp   func(ctx context.Context, op string) (context.Context, func(error))
 
 	closeOnce sync.Once
 	closeErr  error
@@ -136,6 +142,7 @@ func New[V any](c Config[V]) *Store[V] {
 	s := &Store[V]{
 		local: memory[V]{results: newBoundedCache(c.TTL, c.MaxEntries), seen: newBoundedCache(c.TTL, c.MaxEntries)},
 		onErr: c.OnRedisError,
+		onOp:  c.Trace,
 	}
 	s.health.retryAfter = cmp(c.RetryAfter, DefaultRetryAfter)
 	s.health.logger.Store(zap.NewNop())
@@ -202,7 +209,9 @@ func (s *Store[V]) Memory() (results, sightings int) {
 func (s *Store[V]) Get(ctx context.Context, profile string, sum [32]byte) (V, bool) {
 	if s.useRemote() {
 		octx, cancel := s.opContext(ctx)
+		octx, end := s.trace(octx, "get")
 		v, ok, err := s.remote.get(octx, profile, sum)
+		end(err)
 		cancel()
 		if s.answered(ctx, "get", err) {
 			return v, ok
@@ -217,7 +226,9 @@ func (s *Store[V]) Get(ctx context.Context, profile string, sum [32]byte) (V, bo
 func (s *Store[V]) Set(ctx context.Context, profile string, sum [32]byte, v V) (inRedis bool) {
 	if s.useRemote() {
 		octx, cancel := s.opContext(ctx)
+		octx, end := s.trace(octx, "set")
 		err := s.remote.set(octx, profile, sum, v)
+		end(err)
 		cancel()
 		if s.answered(ctx, "set", err) {
 			return true
@@ -231,7 +242,9 @@ func (s *Store[V]) Set(ctx context.Context, profile string, sum [32]byte, v V) (
 func (s *Store[V]) Sight(ctx context.Context, sum [32]byte, now time.Time) Sighting {
 	if s.useRemote() {
 		octx, cancel := s.opContext(ctx)
+		octx, end := s.trace(octx, "sight")
 		si, err := s.remote.sight(octx, sum, now)
+		end(err)
 		cancel()
 		if s.answered(ctx, "sight", err) {
 			return si
@@ -252,7 +265,9 @@ func (s *Store[V]) Purge(ctx context.Context, sum []byte) (int, error) {
 	}
 	octx, cancel := context.WithTimeout(ctx, adminTimeout)
 	defer cancel()
+	octx, end := s.trace(octx, "purge")
 	n, err := s.remote.purge(octx, sum)
+	end(err)
 	s.answered(ctx, "purge", err)
 	return n, err
 }
@@ -263,7 +278,9 @@ func (s *Store[V]) Entries(ctx context.Context) (n int, degraded bool) {
 	if s.remote != nil {
 		octx, cancel := context.WithTimeout(ctx, adminTimeout)
 		defer cancel()
+		octx, end := s.trace(octx, "len")
 		n, err := s.remote.len(octx)
+		end(err)
 		if s.answered(ctx, "len", err) {
 			return n, false
 		}
@@ -285,6 +302,14 @@ type health struct {
 	lastWarn time.Time
 
 	retryAfter time.Duration
+}
+
+// trace starts what Config.Trace does for operation op.
+func (s *Store[V]) trace(ctx context.Context, op string) (context.Context, func(error)) {
+	if s.onOp == nil {
+		return ctx, func(error) {}
+	}
+	return s.onOp(ctx, op)
 }
 
 // useRemote reports whether to ask Redis: there is one, and it answers
@@ -382,7 +407,9 @@ func (s *Store[V]) Claim(ctx context.Context, profile string, sum [32]byte) (r V
 			return r, false, release, context.DeadlineExceeded
 		}
 		octx, cancel := s.opContext(ctx)
+		octx, end := s.trace(octx, "lock")
 		r, found, taken, err := s.remote.lock(octx, profile, sum, token, ttl)
+		end(err)
 		cancel()
 		if !s.answered(ctx, "lock", err) {
 			if ended(ctx) {
@@ -397,7 +424,10 @@ func (s *Store[V]) Claim(ctx context.Context, profile string, sum [32]byte) (r V
 			return r, false, func() {
 				uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.remote.timeout)
 				defer cancel()
-				s.answered(uctx, "unlock", s.remote.unlock(uctx, profile, sum, token))
+				uctx, end := s.trace(uctx, "unlock")
+				err := s.remote.unlock(uctx, profile, sum, token)
+				end(err)
+				s.answered(uctx, "unlock", err)
 			}, nil
 		}
 		// Another instance is calling: wait for its result, or for its
@@ -416,7 +446,9 @@ func (s *Store[V]) Claim(ctx context.Context, profile string, sum [32]byte) (r V
 			case <-tick.C:
 			}
 			octx, cancel := s.opContext(ctx)
+			octx, end := s.trace(octx, "poll")
 			r, found, held, err = s.remote.poll(octx, profile, sum)
+			end(err)
 			cancel()
 			if !s.answered(ctx, "poll", err) {
 				if ended(ctx) {
