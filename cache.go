@@ -36,7 +36,11 @@ func newShared(c store.Config[vendors.Result]) *shared {
 	s := new(shared)
 	c.Valid = func(r vendors.Result) bool { return r.Class != "" }
 	c.Trace = func(ctx context.Context, op string) (context.Context, func(error)) {
-		ctx, span := startSpan(ctx, "liveness.redis", attribute.String("db.system", "redis"), attribute.String("db.operation", op))
+		ctx, span := startSpan(ctx, "liveness.redis")
+		if !span.IsRecording() {
+			return ctx, func(error) {}
+		}
+		span.SetAttributes(attribute.String("db.system", "redis"), attribute.String("db.operation", op))
 		return ctx, func(err error) {
 			outcome := "ok"
 			if err != nil {

@@ -301,9 +301,12 @@ func (h *Handler) checkMedium(ctx context.Context, req *vendors.Request, sum [32
 	screened := false
 	for i, v := range h.vendors {
 		profile := v.Profile(req)
-		lctx, span := startSpan(ctx, "liveness.lookup", attribute.String("liveness.vendor", v.Name()))
+		lctx, span := startSpan(ctx, "liveness.lookup")
+		if span.IsRecording() {
+			span.SetAttributes(attribute.String("liveness.vendor", v.Name()))
+		}
 		res, hit := h.shared.store.Get(lctx, profile, sum)
-		endSpan(span, map[bool]string{true: "hit", false: "miss"}[hit], nil)
+		endSpan(span, cacheOutcome(hit), nil)
 		if !hit && !screened && h.prescreen != nil && !isLocal(v) {
 			screened = true
 			if o, refused := h.screen(ctx, req, sum); refused {

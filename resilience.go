@@ -157,9 +157,14 @@ func (g *guard) check(ctx context.Context, req *vendors.Request) (vendors.Result
 		return vendors.Result{}, g.noSlot(context.DeadlineExceeded)
 	}
 	for attempt := 0; ; attempt++ {
-		actx, span := startSpan(ctx, "liveness.vendor", attribute.String("liveness.vendor", g.vendor.Name()), attribute.Int("liveness.attempt", attempt+1))
+		actx, span := startSpan(ctx, "liveness.vendor")
+		if span.IsRecording() {
+			span.SetAttributes(attribute.String("liveness.vendor", g.vendor.Name()), attribute.Int("liveness.attempt", attempt+1))
+		}
 		res, err := g.attempt(actx, wctx, req, total)
-		endSpan(span, attemptOutcome(res, err), err)
+		if span.IsRecording() {
+			endSpan(span, attemptOutcome(res, err), err)
+		}
 		if errors.Is(err, gobreaker.ErrOpenState) {
 			g.countError("breaker_open")
 			return res, g.err("circuit breaker open", err)
