@@ -401,7 +401,7 @@ func shareOfDeadline(ctx context.Context, left int) (context.Context, context.Ca
 // image; each request waits only until its own deadline. The vendor call
 // keeps the deadline but not the cancellation of the request that started
 // it, so one client going away does not fail the others. With Redis, the
-// instances share the call too: see state.claim.
+// instances share the call too: see store.Store.Claim.
 //
 // The call may outlive the request: it holds a reference to the request's
 // lease (l, nil for the check command), whose buffers hold the image, and
