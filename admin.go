@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -104,28 +103,31 @@ func handlers() []*Handler {
 	return hs
 }
 
+// decisionVerdicts are what a decision is counted under: every verdict,
+// and missing (no image).
+var decisionVerdicts = [...]string{string(VerdictLive), string(VerdictSpoof), string(VerdictNoFace), string(VerdictInconclusive), string(VerdictError), "missing"}
+
 // handlerCounts is what one handler counts for the admin API, since its
-// configuration loaded.
+// configuration loaded: atomics, since every request adds to them.
 type handlerCounts struct {
 	hits, misses atomic.Int64 // cache lookups
-	mu           sync.Mutex
-	decisions    map[string]int64 // by verdict
+	decisions    [len(decisionVerdicts)]atomic.Int64
 }
 
 func (c *handlerCounts) decided(verdict string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.decisions == nil {
-		c.decisions = map[string]int64{}
+	if i := slices.Index(decisionVerdicts[:], verdict); i >= 0 {
+		c.decisions[i].Add(1)
 	}
-	c.decisions[verdict]++
 }
 
+// decisionCounts are the decisions by verdict, those counted at least once.
 func (c *handlerCounts) decisionCounts() map[string]int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make(map[string]int64, len(c.decisions))
-	maps.Copy(out, c.decisions)
+	out := map[string]int64{}
+	for i, v := range decisionVerdicts {
+		if n := c.decisions[i].Load(); n > 0 {
+			out[v] = n
+		}
+	}
 	return out
 }
 

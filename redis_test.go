@@ -38,18 +38,6 @@ func recv[T any](t *testing.T, ch <-chan T, what string) {
 	}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after %v waiting for %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // redisHandler is a test handler on the test Redis under prefix (one per
 // call: one "instance").
 func redisHandler(t *testing.T, addr, prefix string, configure func(*Handler), vs ...vendors.Vendor) (*Handler, *observer.ObservedLogs) {
@@ -523,7 +511,7 @@ func TestRedisStopsAndRecovers(t *testing.T) {
 
 	p.set(proxyForward)
 	c := vendortest.SampleJPEG("live;n=c")
-	waitFor(t, 10*time.Second, "Redis to be used again", func() bool {
+	redistest.WaitFor(t, 10*time.Second, "Redis to be used again", func() bool {
 		uploadLive(t, h, c)
 		_, ok := other.shared.store.Get(t.Context(), v.Profile(nil), sha256.Sum256(c))
 		return ok

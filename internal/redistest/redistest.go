@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -101,4 +102,17 @@ func Keys(t testing.TB, c redis.UniversalClient, prefix string) []string {
 	}
 	slices.Sort(all)
 	return all
+}
+
+// WaitFor polls cond every 10 ms until it holds, failing the test after
+// within: for what Redis gives no signal of (a key's expiry, a recovery).
+func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up after %v waiting for %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -144,15 +144,16 @@ func New[V any](c Config[V]) *Store[V] {
 		onErr: c.OnRedisError,
 		onOp:  c.Trace,
 	}
-	s.health.retryAfter = cmp(c.RetryAfter, DefaultRetryAfter)
+	s.health.retryAfter = orDefault(c.RetryAfter, DefaultRetryAfter)
 	s.health.logger.Store(zap.NewNop())
 	if c.Redis != nil {
-		s.remote = newRedis[V](c.Redis, c.Prefix, c.TTL, cmp(c.RedisTimeout, DefaultRedisTimeout), c.Replicas, c.Valid)
+		s.remote = newRedis[V](c.Redis, c.Prefix, c.TTL, orDefault(c.RedisTimeout, DefaultRedisTimeout), c.Replicas, c.Valid)
 	}
 	return s
 }
 
-func cmp(d, def time.Duration) time.Duration {
+// orDefault is d when set, else def.
+func orDefault(d, def time.Duration) time.Duration {
 	if d > 0 {
 		return d
 	}

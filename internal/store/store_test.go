@@ -96,7 +96,7 @@ func storeSuite(t *testing.T, open func(t *testing.T, ttl time.Duration) backend
 		if _, ok, _ := s.get(ctx, p1, a); !ok {
 			t.Fatal("gone at once")
 		}
-		waitFor(t, 5*time.Second, "the result to expire", func() bool {
+		redistest.WaitFor(t, 5*time.Second, "the result to expire", func() bool {
 			_, ok, _ := s.get(ctx, p1, a)
 			return !ok
 		})
@@ -153,7 +153,7 @@ func storeSuite(t *testing.T, open func(t *testing.T, ttl time.Duration) backend
 		s, ctx := open(t, 300*time.Millisecond), t.Context()
 		// Sighting it again and again must not keep it: it is forgotten
 		// one TTL after the first sighting.
-		waitFor(t, 5*time.Second, "the sighting to expire", func() bool {
+		redistest.WaitFor(t, 5*time.Second, "the sighting to expire", func() bool {
 			si, _ := s.sight(ctx, a, time.Now())
 			return si.Count == 1
 		})
@@ -191,18 +191,6 @@ func storeSuite(t *testing.T, open func(t *testing.T, ttl time.Duration) backend
 			t.Fatalf("len %d after purging all", n)
 		}
 	})
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after %v waiting for %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func TestStoreMemory(t *testing.T) {
